@@ -1,0 +1,296 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using QueueActors.Storage;
+
+namespace QueueActors.Cli;
+
+/// <summary>The <c>bsq</c> command line: operate the queue, import jobs, run the demo and the service.</summary>
+public static class Program
+{
+    /// <summary>Exit code: success.</summary>
+    public const int Ok = 0;
+    /// <summary>Exit code: bad input (arguments, job lines, unknown ids, wrong states).</summary>
+    public const int BadInput = 1;
+    /// <summary>Exit code: the database failed.</summary>
+    public const int StorageError = 2;
+
+    internal static readonly Option<string?> Db = new("--db")
+    {
+        Description = "Database file (default: $BLUESKY_QUEUE_DB, else ~/.bluesky-poster/queue.sqlite3)",
+        Recursive = true,
+    };
+
+    private static readonly Option<bool> Json = new("--json") { Description = "Print data as JSON" };
+
+    /// <summary>Runs one command; returns the process exit code.</summary>
+    public static Task<int> Main(string[] args) => Build().Parse(args).InvokeAsync();
+
+    internal static RootCommand Build()
+    {
+        var root = new RootCommand("bsq: the durable post queue of bluesky-poster (QueueActors)");
+        root.Options.Add(Db);
+        root.Subcommands.Add(DemoCommand.Build());
+        // serve: added with the remote service (issue 5)
+        root.Subcommands.Add(Enqueue());
+        root.Subcommands.Add(Import());
+        root.Subcommands.Add(Stats());
+        root.Subcommands.Add(List());
+        root.Subcommands.Add(Show());
+        root.Subcommands.Add(Claim());
+        root.Subcommands.Add(Reclaim());
+        root.Subcommands.Add(Requeue());
+        root.Subcommands.Add(Purge());
+        return root;
+    }
+
+    internal static BlueskyQueue Open(ParseResult parse) => new(new QueueSettings { DbPath = parse.GetValue(Db) });
+
+    /// <summary>Runs a command body, turning its exceptions into a message on stderr and an exit code.</summary>
+    internal static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (QueueStorageException e)
+        {
+            await Console.Error.WriteLineAsync($"bsq: storage error: {e.Message}");
+            return StorageError;
+        }
+        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or InvalidOperationException
+                                      or FileNotFoundException or DirectoryNotFoundException or JobLineException)
+        {
+            await Console.Error.WriteLineAsync($"bsq: {e.Message}");
+            return BadInput;
+        }
+    }
+
+    private static Command Enqueue()
+    {
+        var text = new Option<string>("--text") { Description = "The post text", Required = true };
+        var handle = new Option<string>("--handle") { Description = "The account that must post it", Required = true };
+        var replyUri = new Option<string?>("--reply-to-uri") { Description = "AT-URI of the post replied to" };
+        var replyCid = new Option<string?>("--reply-to-cid") { Description = "CID of the post replied to" };
+        var image = new Option<string?>("--image") { Description = "Image file to attach" };
+        var alt = new Option<string?>("--alt") { Description = "Alt text of the image" };
+        var notBefore = new Option<string?>("--not-before") { Description = "Not before: RFC 3339 with offset, or +10m, +2h, +1d" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "The poster must not really publish" };
+        var maxAttempts = new Option<int>("--max-attempts") { Description = "Tries before failing", DefaultValueFactory = _ => 3 };
+        var key = new Option<string?>("--idempotency-key") { Description = "Enqueueing the same key again returns the first job" };
+        var command = new Command("enqueue", "Add one post or reply to the queue")
+            { text, handle, replyUri, replyCid, image, alt, notBefore, dryRun, maxAttempts, key, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var nb = parse.GetValue(notBefore) is { } t ? TimeArgs.ParseInstant(t, "--not-before", queue.Now) : (DateTimeOffset?)null;
+            var imagePath = parse.GetValue(image);
+            var result = queue.Enqueue(new NewJob
+            {
+                Text = parse.GetValue(text)!,
+                ExpectedHandle = parse.GetValue(handle)!,
+                ReplyToUri = parse.GetValue(replyUri),
+                ReplyToCid = parse.GetValue(replyCid),
+                ImagePath = imagePath is null ? null : Path.GetFullPath(imagePath),
+                ImageAlt = parse.GetValue(alt),
+                NotBefore = nb,
+                DryRun = parse.GetValue(dryRun),
+                MaxAttempts = parse.GetValue(maxAttempts),
+                IdempotencyKey = parse.GetValue(key),
+            }, ct);
+            Console.WriteLine(parse.GetValue(Json)
+                ? JobJson.Write(new JsonObject { ["id"] = result.Id })
+                : result.Created ? result.Id : $"{result.Id} (already queued under this idempotency key)");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Import()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "JSON lines, one job per line, with the jobs field names" };
+        var command = new Command("import", "Validate a JSON-lines file and store every valid line in one transaction") { file, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var outcome = await ImportFileAsync(queue, parse.GetValue(file)!.FullName, ct);
+            if (parse.GetValue(Json))
+            {
+                Console.WriteLine(JobJson.Write(outcome.ToJson()));
+            }
+            else
+            {
+                foreach (var r in outcome.Rejected)
+                    Console.Error.WriteLine($"line {r.LineNumber}: {r.Error!.Field ?? "(line)"}: {r.Error.Reason}");
+                Console.WriteLine($"{outcome.Accepted} accepted ({outcome.Created} new, {outcome.Accepted - outcome.Created} already queued), {outcome.Rejected.Count} rejected");
+            }
+            return outcome.Rejected.Count == 0 ? Ok : BadInput;
+        }));
+        return command;
+    }
+
+    /// <summary>What an import did: accepted lines (new and already queued) and rejected lines with reasons.</summary>
+    internal sealed record ImportOutcome(int Accepted, int Created, IReadOnlyList<JobLineResult> Rejected)
+    {
+        public JsonObject ToJson() => new()
+        {
+            ["accepted"] = Accepted,
+            ["created"] = Created,
+            ["already_queued"] = Accepted - Created,
+            ["rejected"] = new JsonArray(Rejected.Select(r => (JsonNode)new JsonObject
+            {
+                ["line"] = r.LineNumber,
+                ["field"] = r.Error!.Field,
+                ["reason"] = r.Error.Reason,
+            }).ToArray()),
+        };
+    }
+
+    /// <summary>
+    /// Parses and validates every line, then stores the valid ones in one transaction. Each line gets
+    /// an idempotency key from its content (unless it names one), so importing a file twice queues nothing twice.
+    /// </summary>
+    internal static async Task<ImportOutcome> ImportFileAsync(BlueskyQueue queue, string path, CancellationToken ct)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
+        var lines = JobLines.ParseFile(path, queue.Settings.MaxImageBytes);
+        var valid = lines.Where(l => l.IsValid).Select(l => l.Job! with { IdempotencyKey = l.Job!.IdempotencyKey ?? ContentKey(l.Job!) }).ToList();
+        var stored = valid.Count == 0 ? [] : await queue.EnqueueManyAsync(valid, ct);
+        return new ImportOutcome(stored.Count, stored.Count(r => r.Created), lines.Where(l => !l.IsValid).ToList());
+    }
+
+    private static string ContentKey(NewJob job)
+    {
+        var content = string.Join("\u001f", job.Text, job.ExpectedHandle, job.ReplyToUri, job.ReplyToCid, job.ImagePath,
+            job.ImageAlt, job.NotBefore is { } nb ? JobJson.Time(nb) : "", job.DryRun, job.MaxAttempts);
+        return "import:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+    }
+
+    private static Command Stats()
+    {
+        var handle = new Option<string?>("--handle") { Description = "Only this account" };
+        var command = new Command("stats", "Count jobs per status") { handle, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var stats = await queue.StatsAsync(parse.GetValue(handle), ct);
+            Console.WriteLine(parse.GetValue(Json)
+                ? JobJson.Write(JobJson.ToJson(stats))
+                : $"queued {stats.Queued}, in_progress {stats.InProgress}, posted {stats.Posted}, failed {stats.Failed}");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command List()
+    {
+        var status = new Option<string?>("--status") { Description = "queued, in_progress, posted or failed" };
+        status.AcceptOnlyFromAmong("queued", "in_progress", "posted", "failed");
+        var handle = new Option<string?>("--handle") { Description = "Only this account" };
+        var limit = new Option<int>("--limit") { Description = "At most this many jobs", DefaultValueFactory = _ => 50 };
+        var command = new Command("list", "List jobs (claim order; newest first for posted/failed)") { status, handle, limit, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var st = parse.GetValue(status) is { } s ? JobStatuses.FromDb(s) : (JobStatus?)null;
+            var jobs = await queue.ListAsync(st, parse.GetValue(handle), parse.GetValue(limit), ct);
+            if (parse.GetValue(Json))
+            {
+                Console.WriteLine(JobJson.Write(new JsonArray(jobs.Select(j => (JsonNode)JobJson.ToJson(j)).ToArray())));
+                return Ok;
+            }
+            foreach (var j in jobs)
+                Console.WriteLine($"{j.Id}  {JobStatuses.ToDb(j.Status),-11}  {JobJson.Time(j.NotBefore)}  @{j.ExpectedHandle}  {Preview(j.Text)}");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var id = new Argument<string>("ID") { Description = "The job id" };
+        var command = new Command("show", "Show one job") { id, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var job = await queue.GetJobAsync(parse.GetValue(id)!, ct) ?? throw new JobNotFoundException(parse.GetValue(id)!);
+            var json = JobJson.ToJson(job);
+            if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(json));
+            else foreach (var (k, v) in json) Console.WriteLine($"{k,-16} {v?.ToString() ?? "-"}");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Claim()
+    {
+        var handle = new Option<string?>("--handle") { Description = "Only this account" };
+        var command = new Command("claim", "Claim the next due job (it becomes in_progress)") { handle, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var job = await queue.ClaimNextAsync(parse.GetValue(handle), ct);
+            if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(job is null ? null : JobJson.ToJson(job)));
+            else Console.WriteLine(job is null ? "nothing is due" : $"{job.Id} claimed (token {job.ClaimToken}, record key {job.RecordKey})");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Reclaim()
+    {
+        var timeout = new Option<string>("--timeout") { Description = "Lease age that counts as stale", DefaultValueFactory = _ => "300s" };
+        var command = new Command("reclaim", "Put jobs whose lease expired back in the queue (a failed try each)") { timeout, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var result = queue.ReclaimStale(TimeArgs.ParseDuration(parse.GetValue(timeout)!, "--timeout"));
+            if (parse.GetValue(Json))
+                Console.WriteLine(JobJson.Write(new JsonObject
+                {
+                    ["requeued"] = new JsonArray(result.Requeued.Select(i => (JsonNode)i).ToArray()),
+                    ["failed"] = new JsonArray(result.Failed.Select(i => (JsonNode)i).ToArray()),
+                }));
+            else Console.WriteLine($"{result.Requeued.Count} requeued, {result.Failed.Count} failed (attempts used up)");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Requeue()
+    {
+        var id = new Argument<string>("ID") { Description = "The job id" };
+        var command = new Command("requeue", "Put a failed or stuck job back in the queue, due now, attempts reset") { id, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var job = await queue.RequeueAsync(parse.GetValue(id)!, ct);
+            Console.WriteLine(parse.GetValue(Json) ? JobJson.Write(JobJson.ToJson(job)) : $"{job.Id} queued");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Purge()
+    {
+        var olderThan = new Option<string>("--older-than") { Description = "Age such as 30d or 12h", Required = true };
+        var command = new Command("purge", "Delete posted and failed jobs that finished longer ago than --older-than") { olderThan, Json };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            await using var queue = Open(parse);
+            var age = TimeArgs.ParseDuration(parse.GetValue(olderThan)!, "--older-than");
+            int deleted = await queue.PurgeAsync(queue.Now - age, ct);
+            Console.WriteLine(parse.GetValue(Json) ? JobJson.Write(new JsonObject { ["deleted"] = deleted }) : $"{deleted} jobs deleted");
+            return Ok;
+        }));
+        return command;
+    }
+
+    internal static string Preview(string text)
+    {
+        var flat = text.ReplaceLineEndings(" ");
+        var graphemes = Graphemes.Split(flat);
+        return graphemes.Count <= 60 ? flat : string.Concat(graphemes.Take(59)) + "…";
+    }
+}

@@ -1,0 +1,182 @@
+using Microsoft.Data.Sqlite;
+
+namespace QueueActors.Storage;
+
+/// <summary>
+/// The schema and its migrations, in order. Version 1 is the task card's DDL to the letter, so a
+/// database another program made from the card is simply at version 0 or 1 and upgrades from there.
+/// Everything the design adds is nullable or defaulted, so the card's own readers and writers keep working.
+/// </summary>
+internal static class Schema
+{
+    /// <summary>The version this code writes; <c>PRAGMA user_version</c> holds the file's.</summary>
+    public const int CurrentVersion = 3;
+
+    /// <summary>The card's DDL, unchanged.</summary>
+    public const string CardDdl = """
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            not_before TEXT NOT NULL DEFAULT (datetime('now')),
+            text TEXT NOT NULL,
+            reply_to_uri TEXT,
+            reply_to_cid TEXT,
+            image_path TEXT,
+            image_alt TEXT,
+            expected_handle TEXT NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'queued',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 3,
+            last_error TEXT,
+            result_uri TEXT,
+            result_url TEXT,
+            posted_at TEXT
+        );
+
+        CREATE INDEX IF NOT EXISTS idx_jobs_claim
+        ON jobs(status, expected_handle, not_before)
+        WHERE status = 'queued';
+
+        CREATE INDEX IF NOT EXISTS idx_jobs_cleanup
+        ON jobs(status, posted_at)
+        WHERE status IN ('posted', 'failed');
+
+        CREATE TABLE IF NOT EXISTS daily_posts (
+            handle TEXT NOT NULL,
+            date TEXT NOT NULL,
+            post_count INTEGER NOT NULL DEFAULT 0,
+            reply_count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (handle, date)
+        );
+        """;
+
+    // A time another writer stored in a form that does not sort as text with ours
+    // ('T' separator, 'Z', or an offset after the seconds) is rewritten to the canonical form.
+    private const string NeedsNormalising = "({0} GLOB '*[TtZz+]*' OR substr({0}, 20) GLOB '*-*')";
+
+    private static string Normalise(string column) =>
+        $"COALESCE(strftime('%Y-%m-%d %H:%M:%f', {column}), {column})";
+
+    /// <summary>Leases, canonical times and handles for every writer, and indexes that keep claims cheap.</summary>
+    private static readonly string V2 = $"""
+        ALTER TABLE jobs ADD COLUMN claimed_at TEXT;
+        ALTER TABLE jobs ADD COLUMN finished_at TEXT;
+
+        UPDATE jobs SET created_at = {Normalise("created_at")} WHERE {string.Format(NeedsNormalising, "created_at")};
+        UPDATE jobs SET not_before = {Normalise("not_before")} WHERE {string.Format(NeedsNormalising, "not_before")};
+        UPDATE jobs SET posted_at = {Normalise("posted_at")} WHERE {string.Format(NeedsNormalising, "posted_at")};
+        UPDATE jobs SET expected_handle = lower(substr(expected_handle, 2)) WHERE expected_handle GLOB '@*';
+        UPDATE jobs SET expected_handle = lower(expected_handle) WHERE expected_handle <> lower(expected_handle);
+        UPDATE jobs SET claimed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE status = 'in_progress';
+        UPDATE daily_posts SET handle = lower(handle) WHERE handle <> lower(handle);
+
+        CREATE TRIGGER jobs_canonical_insert AFTER INSERT ON jobs
+        WHEN {string.Format(NeedsNormalising, "NEW.created_at")} OR {string.Format(NeedsNormalising, "NEW.not_before")}
+          OR NEW.expected_handle <> lower(NEW.expected_handle) OR NEW.expected_handle GLOB '@*'
+        BEGIN
+            UPDATE jobs SET
+                created_at = {Normalise("created_at")},
+                not_before = {Normalise("not_before")},
+                expected_handle = lower(CASE WHEN expected_handle GLOB '@*' THEN substr(expected_handle, 2) ELSE expected_handle END)
+            WHERE rowid = NEW.rowid;
+        END;
+
+        CREATE TRIGGER jobs_canonical_update AFTER UPDATE OF not_before, posted_at ON jobs
+        WHEN {string.Format(NeedsNormalising, "NEW.not_before")} OR {string.Format(NeedsNormalising, "NEW.posted_at")}
+        BEGIN
+            UPDATE jobs SET not_before = {Normalise("not_before")}, posted_at = {Normalise("posted_at")}
+            WHERE rowid = NEW.rowid;
+        END;
+
+        -- Another program's claim sets no lease time: start its lease now, so it is not reclaimed at once.
+        CREATE TRIGGER jobs_lease_start AFTER UPDATE OF status ON jobs
+        WHEN NEW.status = 'in_progress' AND NEW.claimed_at IS NULL
+        BEGIN
+            UPDATE jobs SET claimed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE rowid = NEW.rowid;
+        END;
+
+        -- The card's idx_jobs_claim leads with status and handle: a claim for any handle would sort
+        -- every queued row. These serve both claims in claim order, whatever the queue's size.
+        CREATE INDEX idx_jobs_due ON jobs(not_before, created_at) WHERE status = 'queued';
+        CREATE INDEX idx_jobs_handle_due ON jobs(expected_handle, not_before, created_at) WHERE status = 'queued';
+        CREATE INDEX idx_jobs_lease ON jobs(claimed_at) WHERE status = 'in_progress';
+        CREATE INDEX idx_jobs_finished ON jobs(finished_at) WHERE status IN ('posted', 'failed');
+        """;
+
+    /// <summary>Fencing tokens, pre-assigned record keys and idempotent enqueue.</summary>
+    private const string V3 = """
+        ALTER TABLE jobs ADD COLUMN claim_token TEXT;
+        ALTER TABLE jobs ADD COLUMN record_key TEXT;
+        ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+        CREATE UNIQUE INDEX idx_jobs_record_key ON jobs(record_key) WHERE record_key IS NOT NULL;
+        CREATE UNIQUE INDEX idx_jobs_idempotency_key ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+        """;
+
+    /// <summary>Brings the open database up to <paramref name="targetVersion"/> inside one immediate transaction.</summary>
+    /// <returns>The version found before migrating.</returns>
+    public static int Migrate(SqliteConnection connection, RecordKeys keys, int targetVersion = CurrentVersion)
+    {
+        using var tx = connection.BeginTransaction(deferred: false);
+        int version = UserVersion(connection, tx);
+        if (version > CurrentVersion)
+            throw new InvalidOperationException(
+                $"the database is at schema version {version}, newer than this program's {CurrentVersion}");
+        int found = version;
+        while (version < targetVersion)
+        {
+            version++;
+            switch (version)
+            {
+                case 1: Execute(connection, tx, CardDdl); break;
+                case 2: Execute(connection, tx, V2); break;
+                case 3:
+                    Execute(connection, tx, V3);
+                    BackfillRecordKeys(connection, tx, keys);
+                    break;
+            }
+            Execute(connection, tx, $"PRAGMA user_version = {version};");
+        }
+        tx.Commit();
+        return found;
+    }
+
+    public static int UserVersion(SqliteConnection connection, SqliteTransaction? tx = null)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(cmd.ExecuteScalar());
+    }
+
+    private static void BackfillRecordKeys(SqliteConnection connection, SqliteTransaction tx, RecordKeys keys)
+    {
+        var ids = new List<long>();
+        using (var select = connection.CreateCommand())
+        {
+            select.Transaction = tx;
+            select.CommandText = "SELECT rowid FROM jobs WHERE record_key IS NULL ORDER BY rowid;";
+            using var reader = select.ExecuteReader();
+            while (reader.Read()) ids.Add(reader.GetInt64(0));
+        }
+        using var update = connection.CreateCommand();
+        update.Transaction = tx;
+        update.CommandText = "UPDATE jobs SET record_key = $key WHERE rowid = $rowid;";
+        var key = update.Parameters.Add("$key", SqliteType.Text);
+        var rowid = update.Parameters.Add("$rowid", SqliteType.Integer);
+        foreach (long id in ids)
+        {
+            key.Value = keys.Next();
+            rowid.Value = id;
+            update.ExecuteNonQuery();
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}

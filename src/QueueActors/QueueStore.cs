@@ -1,0 +1,182 @@
+using Akka.Actor;
+using Akka.Event;
+using QueueActors.Storage;
+
+namespace QueueActors;
+
+/// <summary>
+/// Owns the database for one <see cref="QueueManager"/> and runs on the dedicated db dispatcher,
+/// because Microsoft.Data.Sqlite blocks. Writes are group-committed: every write that arrives while
+/// a transaction is running joins the next one (at most <see cref="QueueOptions.MaxBatchSize"/>),
+/// and each is answered only after that transaction has committed. One fsync then covers many
+/// claims and reports, with the same durability and cross-process safety as one transaction each.
+/// </summary>
+internal sealed class QueueStore : ReceiveActor
+{
+    private readonly QueueOptions _options;
+    private readonly List<Pending> _batch = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private BlueskyQueue? _queue;
+    private bool _flushScheduled;
+
+    public QueueStore(QueueOptions options)
+    {
+        _options = options;
+
+        Receive<Flush>(_ => FlushBatch());
+        Receive<GetStats>(m => Answer(q => q.Read(s => q.Stats(s, m.Handle))));
+        Receive<GetDailyCount>(m => Answer(q => q.Read(s => q.GetDailyCount(s, m.Handle))));
+        Receive<GetNextDue>(m => Answer(q => new NextDue(q.Read(s => q.NextDue(s, m.Handle)))));
+        Receive<GetJob>(m => Answer(q => new JobInfo(q.Read(s => q.GetJob(s, m.JobId)))));
+        Receive<Enqueue>(m =>
+        {
+            NewJob valid;
+            try
+            {
+                // Validation reads the image file: done here, off the default dispatcher, before batching.
+                valid = JobValidator.Validate(m.Job, _options.MaxImageBytes);
+            }
+            catch (ArgumentException e)
+            {
+                Sender.Tell(QueueErrorCodes.From(e));
+                return;
+            }
+            Add(new Enqueue(valid));
+        });
+        Receive<IQueueRequest>(Add);
+    }
+
+    /// <summary>The queue, opened on first use so a bad path is reported to each request instead of crashing the actor.</summary>
+    private BlueskyQueue Queue => _queue ??= new BlueskyQueue(_options.ToStorageSettings());
+
+    public static Props Props(QueueOptions options) =>
+        Akka.Actor.Props.Create(() => new QueueStore(options)).WithDispatcher(options.DbDispatcher);
+
+    protected override void PreStart()
+    {
+        try
+        {
+            Queue.InitDbAsync().GetAwaiter().GetResult(); // completes synchronously; this is the db thread
+            _log.Info("Queue database {0} is open", Queue.DbPath);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Queue database {0} cannot be opened; every request will be answered with a storage error",
+                Queue.DbPath);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var pending in _batch)
+            pending.ReplyTo.Tell(new QueueError(QueueErrorCodes.Storage, "the queue service is stopping"));
+        _batch.Clear();
+        _queue?.Dispose();
+    }
+
+    private void Answer(Func<BlueskyQueue, object> read)
+    {
+        object reply;
+        try
+        {
+            reply = read(Queue);
+        }
+        catch (Exception e)
+        {
+            reply = QueueErrorCodes.From(e);
+        }
+        Sender.Tell(reply);
+    }
+
+    private void Add(IQueueRequest request)
+    {
+        _batch.Add(new Pending(request, Sender));
+        if (_batch.Count >= _options.MaxBatchSize)
+        {
+            FlushBatch();
+        }
+        else if (!_flushScheduled)
+        {
+            // Everything already in the mailbox is received before this Flush: that is the batch.
+            _flushScheduled = true;
+            Self.Tell(Flush.Instance);
+        }
+    }
+
+    private void FlushBatch()
+    {
+        _flushScheduled = false;
+        if (_batch.Count == 0) return;
+        var batch = _batch.ToArray();
+        _batch.Clear();
+        try
+        {
+            Queue.Write(s =>
+            {
+                foreach (var pending in batch)
+                {
+                    try
+                    {
+                        pending.Reply = Execute(s, pending.Request);
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
+                    {
+                        // Refusals are decided before anything is written, so the rest of the batch stands.
+                        pending.Reply = QueueErrorCodes.From(e);
+                    }
+                }
+                return 0;
+            });
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "A batch of {0} writes failed and was rolled back", batch.Length);
+            var error = new QueueError(QueueErrorCodes.Storage, e.Message);
+            foreach (var pending in batch) pending.Reply = error;
+        }
+        foreach (var pending in batch) pending.ReplyTo.Tell(pending.Reply);
+    }
+
+    private object Execute(Session s, IQueueRequest request)
+    {
+        var q = Queue;
+        switch (request)
+        {
+            case ClaimNext m:
+                return new JobClaimed(q.ClaimNext(s, m.Handle));
+            case MarkPosted m:
+                q.MarkPosted(s, m.JobId, m.Uri, m.Url, m.ClaimToken);
+                return new JobUpdated(m.JobId, JobStatus.Posted);
+            case MarkFailed m:
+                q.MarkFailed(s, m.JobId, m.Error, m.ClaimToken);
+                return new JobUpdated(m.JobId, JobStatus.Failed);
+            case MarkRetry m:
+                return new JobUpdated(m.JobId, q.MarkRetry(s, m.JobId, m.Error, m.NotBefore, m.ClaimToken));
+            case ExtendLease m:
+                q.ExtendLease(s, m.JobId, m.ClaimToken);
+                return new JobUpdated(m.JobId, JobStatus.InProgress);
+            case Enqueue m:
+                var result = q.InsertJob(s, m.Job);
+                return new Enqueued(result.Id, result.Created);
+            case IncrementDaily m:
+                return q.IncrementDaily(s, m.Handle, m.IsReply);
+            case ReclaimStale m:
+                var reclaimed = q.ReclaimStale(s, m.Timeout ?? _options.StaleTimeout);
+                return new StaleReclaimed(reclaimed.Requeued, reclaimed.Failed);
+            default:
+                return new QueueError(QueueErrorCodes.Validation, $"unsupported request {request.GetType().Name}");
+        }
+    }
+
+    private sealed class Pending(IQueueRequest request, IActorRef replyTo)
+    {
+        public IQueueRequest Request { get; } = request;
+        public IActorRef ReplyTo { get; } = replyTo;
+        public object Reply { get; set; } = new QueueError(QueueErrorCodes.Storage, "not executed");
+    }
+
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+}
