@@ -204,7 +204,7 @@ public static class JobLines
 
         if (value.ValueKind == JsonValueKind.Null)
         {
-            throw new JobLineException(name, $"{name} is null; it must be a string ({hint})");
+            throw new JobLineException(name, $"{name} is null; it must be a string");
         }
 
         return OptionalString(fields, name)!;

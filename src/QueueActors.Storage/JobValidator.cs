@@ -189,7 +189,7 @@ public static class JobValidator
         {
             return parts[1].Length == 0
                 ? $"the collection is empty; expected {UriShape}"
-                : $"it points at a '{parts[1]}' record, not a post ({PostCollection})";
+                : $"it points at a record in '{parts[1]}', not a post ({PostCollection})";
         }
 
         var rkeyError = RecordKeyError(parts[2]);

@@ -50,7 +50,7 @@ public static partial class Timestamps
         var off = m.Groups["off"].Value;
         if (off.Length == 0)
         {
-            problems.Add("it has no UTC offset; add 'Z' or an offset such as '+09:00' (a time without an offset is ambiguous)");
+            problems.Add("it has no UTC offset (add 'Z' or an offset such as '+09:00'; a time without an offset is ambiguous)");
         }
         else if (off is "Z" or "z")
         {
