@@ -276,8 +276,8 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     internal DateTimeOffset? NextDue(Session s, string? handle)
     {
         var value = handle is null
-            ? s.Scalar("SELECT MIN(not_before) FROM jobs WHERE status = 'queued';")
-            : s.Scalar("SELECT MIN(not_before) FROM jobs WHERE status = 'queued' AND expected_handle = $handle;",
+            ? s.Scalar("SELECT not_before FROM jobs INDEXED BY idx_jobs_due WHERE status = 'queued' ORDER BY not_before LIMIT 1;")
+            : s.Scalar("SELECT not_before FROM jobs INDEXED BY idx_jobs_handle_due WHERE status = 'queued' AND expected_handle = $handle ORDER BY not_before LIMIT 1;",
                 ("$handle", Handles.Normalize(handle)));
         return value is string text ? DbTime.Parse(text) : null;
     }
@@ -328,12 +328,15 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         // caller's BEGIN IMMEDIATE (one writer at a time, across processes) and this single
         // statement, which picks and takes the job atomically.
         var now = _time.GetUtcNow();
+        // Without statistics SQLite prefers the card's idx_jobs_claim (status first) for a claim of any
+        // handle and then sorts every queued row; name the index that yields claim order directly.
+        string source = handle is null ? "jobs INDEXED BY idx_jobs_due" : "jobs INDEXED BY idx_jobs_handle_due";
         string filter = handle is null ? "" : "AND expected_handle = $handle";
         using var reader = s.Query(
             $"""
             UPDATE jobs SET status = 'in_progress', claimed_at = $now, claim_token = $token,
                             record_key = COALESCE(record_key, $record_key)
-            WHERE rowid = (SELECT rowid FROM jobs
+            WHERE rowid = (SELECT rowid FROM {source}
                            WHERE status = 'queued' AND not_before <= $now {filter}
                            ORDER BY not_before, created_at, rowid LIMIT 1)
             RETURNING {JobColumns};

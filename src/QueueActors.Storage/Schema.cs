@@ -55,8 +55,21 @@ internal static class Schema
     // ('T' separator, 'Z', or an offset after the seconds) is rewritten to the canonical form.
     private const string NeedsNormalising = "({0} GLOB '*[TtZz+]*' OR substr({0}, 20) GLOB '*-*')";
 
-    private static string Normalise(string column) =>
-        $"COALESCE(strftime('%Y-%m-%d %H:%M:%f', {column}), {column})";
+    // strftime keeps milliseconds only (SQLite computes times in whole ms, rounding), which would
+    // reorder rows that differ by microseconds and would not give the canonical form. So strftime
+    // converts the text without its fraction (an offset is whole minutes: it never touches the
+    // fraction), and the fraction's digits are carried over as written, padded or cut to six.
+    private static string Normalise(string column)
+    {
+        string tail = $"substr({column}, 21)";
+        string digits = $"substr({tail}, 1, length({tail}) - length(ltrim({tail}, '0123456789')))";
+        return $"COALESCE(CASE WHEN substr({column}, 20, 1) = '.' "
+            + $"THEN strftime('%Y-%m-%d %H:%M:%S', substr({column}, 1, 19) || ltrim({tail}, '0123456789')) "
+            + $"|| '.' || substr({digits} || '000000', 1, 6) "
+            + $"ELSE strftime('%Y-%m-%d %H:%M:%S', {column}) || '.000000' END, {column})";
+    }
+
+    private const string CanonicalDailyHandle = "lower(CASE WHEN handle GLOB '@*' THEN substr(handle, 2) ELSE handle END)";
 
     /// <summary>Leases, canonical times and handles for every writer, and indexes that keep claims cheap.</summary>
     private static readonly string V2 = $"""
@@ -69,7 +82,14 @@ internal static class Schema
         UPDATE jobs SET expected_handle = lower(substr(expected_handle, 2)) WHERE expected_handle GLOB '@*';
         UPDATE jobs SET expected_handle = lower(expected_handle) WHERE expected_handle <> lower(expected_handle);
         UPDATE jobs SET claimed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE status = 'in_progress';
-        UPDATE daily_posts SET handle = lower(handle) WHERE handle <> lower(handle);
+        -- Counters kept under spellings of one handle ('Alice…', '@alice…') are merged into its canonical row.
+        INSERT INTO daily_posts (handle, date, post_count, reply_count)
+            SELECT {CanonicalDailyHandle} AS canonical, date, SUM(post_count), SUM(reply_count)
+            FROM daily_posts WHERE handle <> {CanonicalDailyHandle}
+            GROUP BY canonical, date
+            ON CONFLICT (handle, date) DO UPDATE SET post_count = post_count + excluded.post_count,
+                                                     reply_count = reply_count + excluded.reply_count;
+        DELETE FROM daily_posts WHERE handle <> {CanonicalDailyHandle};
 
         CREATE TRIGGER jobs_canonical_insert AFTER INSERT ON jobs
         WHEN {string.Format(NeedsNormalising, "NEW.created_at")} OR {string.Format(NeedsNormalising, "NEW.not_before")}
