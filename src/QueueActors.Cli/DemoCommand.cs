@@ -53,12 +53,37 @@ internal static class DemoCommand
     {
         bool fresh = dbPath is null;
         dbPath ??= Path.Combine(Path.GetTempPath(), $"bsq-demo-{Guid.NewGuid():N}", "queue.sqlite3");
+
+        output.WriteLine($"bsq demo: {file}");
+        output.WriteLine($"database: {Path.GetFullPath(dbPath)}{(fresh ? " (temporary: deleted at the end; pass --db FILE to keep one)" : "")}");
+        try
+        {
+            return await RunOnAsync(file, dbPath, postersPerHandle, retryRate, output, ct);
+        }
+        finally
+        {
+            if (fresh) TryDelete(Path.GetDirectoryName(dbPath)!);
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder left behind is harmless; the demo's outcome is what matters.
+        }
+    }
+
+    private static async Task<int> RunOnAsync(string file, string dbPath, int postersPerHandle, double retryRate,
+        TextWriter output, CancellationToken ct)
+    {
         var clock = new DemoClock(TimeProvider.System.GetUtcNow());
         var settings = new QueueSettings { DbPath = dbPath, TimeProvider = clock };
         bool terminal = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
-
-        output.WriteLine($"bsq demo: {file}");
-        output.WriteLine($"database: {Path.GetFullPath(dbPath)}{(fresh ? " (fresh, temporary)" : "")}");
 
         Program.ImportOutcome imported;
         await using (var queue = new BlueskyQueue(settings))
@@ -96,7 +121,7 @@ internal static class DemoCommand
         output.WriteLine($"clock: simulated, starting at {Beijing(clock.GetUtcNow())} Beijing; it jumps to the next due job whenever every poster is idle");
 
         var watch = Stopwatch.StartNew();
-        int posted = 0, retried = 0, early = 0, jumps = 0, lastReported = 0;
+        int posted = 0, retried = 0, early = 0, jumps = 0;
         var errors = new List<string>();
         while (true)
         {
@@ -113,6 +138,8 @@ internal static class DemoCommand
                     case DemoEvent.Posted p:
                         posted++;
                         if (p.PostedAt < p.Job.NotBefore) early++;
+                        if (!terminal)
+                            output.WriteLine($"  {Beijing(p.PostedAt)}  {(p.Job.IsReply ? "reply" : "post ")}  @{p.Job.ExpectedHandle}  {Program.Preview(p.Job.Text)}{(p.Job.ImagePath is null ? "" : " [image]")}");
                         break;
                     case DemoEvent.Retried:
                         retried++;
@@ -122,11 +149,6 @@ internal static class DemoCommand
                         break;
                 }
                 if (terminal) Progress(output, posted, total, clock.GetUtcNow());
-                else if (posted - lastReported >= 50)
-                {
-                    lastReported = posted;
-                    output.WriteLine($"  {posted}/{total} posted, simulated time {Beijing(clock.GetUtcNow())} Beijing");
-                }
             }
             var next = await client.NextDueAsync(ct: ct);
             if (next is null) break;
@@ -152,20 +174,21 @@ internal static class DemoCommand
         foreach (var error in errors) output.WriteLine($"  error: {error}");
 
         output.WriteLine();
-        output.WriteLine($"{"account",-28} {"queued",7} {"in_prog",7} {"posted",7} {"failed",7}");
+        int width = Math.Max(8, handles.Count == 0 ? 0 : handles.Max(h => h.Length));
+        output.WriteLine($"{"account".PadRight(width)} {"queued",7} {"in_prog",7} {"posted",7} {"failed",7}");
         foreach (var handle in handles)
         {
             var s = await client.StatsAsync(handle, ct);
-            output.WriteLine($"{handle,-28} {s.Queued,7} {s.InProgress,7} {s.Posted,7} {s.Failed,7}");
+            output.WriteLine($"{handle.PadRight(width)} {s.Queued,7} {s.InProgress,7} {s.Posted,7} {s.Failed,7}");
         }
         var all = await client.StatsAsync(ct: ct);
-        output.WriteLine($"{"total",-28} {all.Queued,7} {all.InProgress,7} {all.Posted,7} {all.Failed,7}");
+        output.WriteLine($"{"total".PadRight(width)} {all.Queued,7} {all.InProgress,7} {all.Posted,7} {all.Failed,7}");
 
         output.WriteLine();
         output.WriteLine("daily counts (Beijing calendar days):");
-        output.WriteLine($"{"date",-12} {"account",-28} {"posts",6} {"replies",8}");
+        output.WriteLine($"{"date",-12} {"account".PadRight(width)} {"posts",6} {"replies",8}");
         foreach (var row in await reader.DailyCountsAsync(ct))
-            output.WriteLine($"{row.Date,-12} {row.Handle,-28} {row.Count.PostCount,6} {row.Count.ReplyCount,8}");
+            output.WriteLine($"{row.Date,-12} {row.Handle.PadRight(width)} {row.Count.PostCount,6} {row.Count.ReplyCount,8}");
 
         if (imported.Rejected.Count > 0)
             output.WriteLine($"\n{imported.Rejected.Count} rejected lines (see above); nothing from them was stored.");

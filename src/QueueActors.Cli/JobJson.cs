@@ -41,6 +41,7 @@ internal static class JobJson
         ["claim_token"] = job.ClaimToken,
         ["record_key"] = job.RecordKey,
         ["idempotency_key"] = job.IdempotencyKey,
+        ["finished_at"] = job.FinishedAt is { } f ? Time(f) : null,
     };
 
     public static JsonObject ToJson(QueueStats stats) => new()

@@ -19,7 +19,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     private const string JobColumns =
         "id, created_at, not_before, text, reply_to_uri, reply_to_cid, image_path, image_alt, expected_handle, " +
         "dry_run, status, attempts, max_attempts, last_error, result_uri, result_url, posted_at, " +
-        "claimed_at, claim_token, record_key, idempotency_key";
+        "claimed_at, claim_token, record_key, idempotency_key, finished_at";
 
     /// <summary>The environment variable that overrides the default database path.</summary>
     public const string DbPathVariable = "BLUESKY_QUEUE_DB";
@@ -536,6 +536,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
             ClaimToken = Text(18),
             RecordKey = Text(19) ?? "",
             IdempotencyKey = Text(20),
+            FinishedAt = DbTime.ParseNullable(Text(21)),
         };
     }
 

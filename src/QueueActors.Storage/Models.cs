@@ -45,6 +45,9 @@ public sealed record Job(
     /// <summary>The caller's idempotency key given at enqueue, if any.</summary>
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>When the job became posted or failed; null while it is queued or in progress.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
+
     /// <summary>True when the job is a reply (it names a parent post).</summary>
     public bool IsReply => ReplyToUri is not null;
 }
