@@ -47,7 +47,20 @@ internal sealed class QueueStore : ReceiveActor
     }
 
     /// <summary>The queue, opened on first use so a bad path is reported to each request instead of crashing the actor.</summary>
-    private BlueskyQueue Queue => _queue ??= new BlueskyQueue(_options.ToStorageSettings());
+    private BlueskyQueue Queue => _queue ??= OpenQueue();
+
+    private BlueskyQueue OpenQueue()
+    {
+        try
+        {
+            return new BlueskyQueue(_options.ToStorageSettings());
+        }
+        catch (ArgumentException e)
+        {
+            // A path the OS cannot name (e.g. with a NUL): a storage failure of every request, not a validation error of one.
+            throw new QueueStorageException(_options.DbPath ?? "", $"invalid database path: {e.Message}", e);
+        }
+    }
 
     public static Props Props(QueueOptions options) =>
         Akka.Actor.Props.Create(() => new QueueStore(options)).WithDispatcher(options.DbDispatcher);
@@ -62,7 +75,7 @@ internal sealed class QueueStore : ReceiveActor
         catch (Exception e)
         {
             _log.Error(e, "Queue database {0} cannot be opened; every request will be answered with a storage error",
-                Queue.DbPath);
+                _queue?.DbPath ?? _options.DbPath);
         }
     }
 
@@ -76,6 +89,8 @@ internal sealed class QueueStore : ReceiveActor
 
     private void Answer(Func<BlueskyQueue, object> read)
     {
+        // Writes received before this read are committed and answered first: a sender reads its own writes, in order.
+        FlushBatch();
         object reply;
         try
         {
