@@ -8,7 +8,7 @@ namespace QueueActors;
 
 /// <summary>
 /// The queue service's entry point, one per ActorSystem at <c>/user/bluesky-queue</c>. Routes each
-/// handle's requests to a child <see cref="QueueActor"/> (started on demand, stopped when idle),
+/// handle's claims to a child <see cref="QueueActor"/> (started on demand, stopped when idle),
 /// sends everything else to the database actor, and reclaims stale leases on a timer.
 /// </summary>
 public sealed class QueueManager : ReceiveActor, IWithTimers
@@ -70,6 +70,13 @@ public sealed class QueueManager : ReceiveActor, IWithTimers
         catch (ArgumentException e)
         {
             Sender.Tell(QueueErrorCodes.From(e));
+            return;
+        }
+        if (message is not ClaimNext)
+        {
+            // Only claims need a handle's actor; everything else goes straight to the store, so a
+            // sender that pipelines requests gets them executed, and answered, in the order sent.
+            _store.Forward(message);
             return;
         }
         if (_retiring.TryGetValue(key, out var waiting))
