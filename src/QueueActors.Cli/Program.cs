@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -25,14 +26,21 @@ public static class Program
     private static readonly Option<bool> Json = new("--json") { Description = "Print data as JSON" };
 
     /// <summary>Runs one command; returns the process exit code.</summary>
-    public static Task<int> Main(string[] args) => Build().Parse(args).InvokeAsync();
+    public static Task<int> Main(string[] args)
+    {
+        var parse = Build().Parse(args);
+        // A parse error prints its message and then the command's help; send both to stderr so stdout stays data.
+        return parse.Action is ParseErrorAction
+            ? parse.InvokeAsync(new InvocationConfiguration { Output = Console.Error })
+            : parse.InvokeAsync();
+    }
 
     internal static RootCommand Build()
     {
         var root = new RootCommand("bsq: the durable post queue of bluesky-poster (QueueActors)");
         root.Options.Add(Db);
         root.Subcommands.Add(DemoCommand.Build());
-        // serve: added with the remote service (issue 5)
+        root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(Enqueue());
         root.Subcommands.Add(Import());
         root.Subcommands.Add(Stats());
@@ -62,9 +70,16 @@ public static class Program
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or InvalidOperationException
                                       or FileNotFoundException or DirectoryNotFoundException or JobLineException)
         {
-            await Console.Error.WriteLineAsync($"bsq: {e.Message}");
+            await Console.Error.WriteLineAsync($"bsq: {MessageOf(e)}");
             return BadInput;
         }
+    }
+
+    /// <summary>The message without the " (Parameter 'Name')" ArgumentException appends: the message already names the field.</summary>
+    private static string MessageOf(Exception e)
+    {
+        var suffix = e is ArgumentException { ParamName: { } name } ? $" (Parameter '{name}')" : null;
+        return suffix is not null && e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
     }
 
     private static Command Enqueue()
