@@ -25,10 +25,16 @@ public static class Program
 
     private static readonly Option<bool> Json = new("--json") { Description = "Print data as JSON" };
 
+    private static readonly Option<string?> Service = new("--service")
+    {
+        Description = "Go through a running `bsq serve` at this address (e.g. akka.tcp://bluesky-queue@127.0.0.1:8110) instead of opening the database",
+    };
+
     /// <summary>Runs one command; returns the process exit code.</summary>
     public static Task<int> Main(string[] args)
     {
-        var parse = Build().Parse(args);
+        // Handles may be written "@alice.example.com": no response files, an '@' is just text.
+        var parse = Build().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         // A parse error prints its message and then the command's help; send both to stderr so stdout stays data.
         return parse.Action is ParseErrorAction
             ? parse.InvokeAsync(new InvocationConfiguration { Output = Console.Error })
@@ -67,6 +73,16 @@ public static class Program
             await Console.Error.WriteLineAsync($"bsq: storage error: {e.Message}");
             return StorageError;
         }
+        catch (QueueException e)
+        {
+            await Console.Error.WriteLineAsync($"bsq: {e.Message}");
+            return e.Code == QueueErrorCodes.Storage ? StorageError : BadInput;
+        }
+        catch (Akka.Actor.AskTimeoutException e)
+        {
+            await Console.Error.WriteLineAsync($"bsq: the service did not answer: {e.Message}");
+            return StorageError;
+        }
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or InvalidOperationException
                                       or FileNotFoundException or DirectoryNotFoundException or JobLineException)
         {
@@ -82,6 +98,23 @@ public static class Program
         return suffix is not null && e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
     }
 
+    /// <summary>Runs <paramref name="body"/> with a client of the <c>bsq serve</c> at <paramref name="address"/>.</summary>
+    private static async Task<int> ThroughService(string address, Func<QueueClient, Task<int>> body)
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR")
+            .WithFallback(QueueRemoteHosting.ClientConfig);
+        using var system = Akka.Actor.ActorSystem.Create("bsq-client", config);
+        try
+        {
+            var client = new QueueClient(system.ActorSelection(QueueRemoteHosting.QueuePath(address)), TimeSpan.FromSeconds(10));
+            return await body(client);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
     private static Command Enqueue()
     {
         var text = new Option<string>("--text") { Description = "The post text", Required = true };
@@ -95,13 +128,12 @@ public static class Program
         var maxAttempts = new Option<int>("--max-attempts") { Description = "Tries before failing", DefaultValueFactory = _ => 3 };
         var key = new Option<string?>("--idempotency-key") { Description = "Enqueueing the same key again returns the first job" };
         var command = new Command("enqueue", "Add one post or reply to the queue")
-            { text, handle, replyUri, replyCid, image, alt, notBefore, dryRun, maxAttempts, key, Json };
+            { text, handle, replyUri, replyCid, image, alt, notBefore, dryRun, maxAttempts, key, Json, Service };
         command.SetAction((parse, ct) => Guard(async () =>
         {
-            await using var queue = Open(parse);
-            var nb = parse.GetValue(notBefore) is { } t ? TimeArgs.ParseInstant(t, "--not-before", queue.Now) : (DateTimeOffset?)null;
+            var nb = parse.GetValue(notBefore) is { } t ? TimeArgs.ParseInstant(t, "--not-before", DateTimeOffset.UtcNow) : (DateTimeOffset?)null;
             var imagePath = parse.GetValue(image);
-            var result = queue.Enqueue(new NewJob
+            var job = new NewJob
             {
                 Text = parse.GetValue(text)!,
                 ExpectedHandle = parse.GetValue(handle)!,
@@ -113,7 +145,16 @@ public static class Program
                 DryRun = parse.GetValue(dryRun),
                 MaxAttempts = parse.GetValue(maxAttempts),
                 IdempotencyKey = parse.GetValue(key),
-            }, ct);
+            };
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client =>
+                {
+                    var id = await client.EnqueueAsync(job, ct);
+                    Console.WriteLine(parse.GetValue(Json) ? JobJson.Write(new JsonObject { ["id"] = id }) : id);
+                    return Ok;
+                });
+            await using var queue = Open(parse);
+            var result = queue.Enqueue(job, ct);
             Console.WriteLine(parse.GetValue(Json)
                 ? JobJson.Write(new JsonObject { ["id"] = result.Id })
                 : result.Created ? result.Id : $"{result.Id} (already queued under this idempotency key)");
@@ -185,17 +226,23 @@ public static class Program
     private static Command Stats()
     {
         var handle = new Option<string?>("--handle") { Description = "Only this account" };
-        var command = new Command("stats", "Count jobs per status") { handle, Json };
+        var command = new Command("stats", "Count jobs per status") { handle, Json, Service };
         command.SetAction((parse, ct) => Guard(async () =>
         {
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client => PrintStats(parse, await client.StatsAsync(parse.GetValue(handle), ct)));
             await using var queue = Open(parse);
-            var stats = await queue.StatsAsync(parse.GetValue(handle), ct);
-            Console.WriteLine(parse.GetValue(Json)
-                ? JobJson.Write(JobJson.ToJson(stats))
-                : $"queued {stats.Queued}, in_progress {stats.InProgress}, posted {stats.Posted}, failed {stats.Failed}");
-            return Ok;
+            return PrintStats(parse, await queue.StatsAsync(parse.GetValue(handle), ct));
         }));
         return command;
+    }
+
+    private static int PrintStats(ParseResult parse, QueueStats stats)
+    {
+        Console.WriteLine(parse.GetValue(Json)
+            ? JobJson.Write(JobJson.ToJson(stats))
+            : $"queued {stats.Queued}, in_progress {stats.InProgress}, posted {stats.Posted}, failed {stats.Failed}");
+        return Ok;
     }
 
     private static Command List()
@@ -225,32 +272,46 @@ public static class Program
     private static Command Show()
     {
         var id = new Argument<string>("ID") { Description = "The job id" };
-        var command = new Command("show", "Show one job") { id, Json };
+        var command = new Command("show", "Show one job") { id, Json, Service };
         command.SetAction((parse, ct) => Guard(async () =>
         {
+            var jobId = parse.GetValue(id)!;
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client =>
+                    PrintJob(parse, await client.GetJobAsync(jobId, ct) ?? throw new JobNotFoundException(jobId)));
             await using var queue = Open(parse);
-            var job = await queue.GetJobAsync(parse.GetValue(id)!, ct) ?? throw new JobNotFoundException(parse.GetValue(id)!);
-            var json = JobJson.ToJson(job);
-            if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(json));
-            else foreach (var (k, v) in json) Console.WriteLine($"{k,-16} {v?.ToString() ?? "-"}");
-            return Ok;
+            return PrintJob(parse, await queue.GetJobAsync(jobId, ct) ?? throw new JobNotFoundException(jobId));
         }));
         return command;
+    }
+
+    private static int PrintJob(ParseResult parse, Job job)
+    {
+        var json = JobJson.ToJson(job);
+        if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(json));
+        else foreach (var (k, v) in json) Console.WriteLine($"{k,-16} {v?.ToString() ?? "-"}");
+        return Ok;
     }
 
     private static Command Claim()
     {
         var handle = new Option<string?>("--handle") { Description = "Only this account" };
-        var command = new Command("claim", "Claim the next due job (it becomes in_progress)") { handle, Json };
+        var command = new Command("claim", "Claim the next due job (it becomes in_progress)") { handle, Json, Service };
         command.SetAction((parse, ct) => Guard(async () =>
         {
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client => PrintClaim(parse, await client.ClaimNextAsync(parse.GetValue(handle), ct)));
             await using var queue = Open(parse);
-            var job = await queue.ClaimNextAsync(parse.GetValue(handle), ct);
-            if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(job is null ? null : JobJson.ToJson(job)));
-            else Console.WriteLine(job is null ? "nothing is due" : $"{job.Id} claimed (token {job.ClaimToken}, record key {job.RecordKey})");
-            return Ok;
+            return PrintClaim(parse, await queue.ClaimNextAsync(parse.GetValue(handle), ct));
         }));
         return command;
+    }
+
+    private static int PrintClaim(ParseResult parse, Job? job)
+    {
+        if (parse.GetValue(Json)) Console.WriteLine(JobJson.Write(job is null ? null : JobJson.ToJson(job)));
+        else Console.WriteLine(job is null ? "nothing is due" : $"{job.Id} claimed (token {job.ClaimToken}, record key {job.RecordKey})");
+        return Ok;
     }
 
     private static Command Reclaim()

@@ -93,10 +93,17 @@ public static class QueueErrorCodes
     /// <summary>The error for an exception thrown by the storage layer.</summary>
     public static QueueError From(Exception e) => e switch
     {
-        ArgumentException => new QueueError(Validation, e.Message),
+        ArgumentException a => new QueueError(Validation, MessageOf(a)),
         JobNotFoundException => new QueueError(NotFound, e.Message),
         LeaseLostException => new QueueError(LeaseLost, e.Message),
         InvalidJobStateException => new QueueError(InvalidState, e.Message),
         _ => new QueueError(Storage, e.Message),
     };
+
+    // The validators' messages already name the JSON field; .NET's " (Parameter 'Text')" suffix names the C# one.
+    private static string MessageOf(ArgumentException e)
+    {
+        var suffix = e.ParamName is { } name ? $" (Parameter '{name}')" : null;
+        return suffix is not null && e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
+    }
 }

@@ -30,6 +30,15 @@ public sealed class EnqueueShowStatsTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_takes_a_handle_written_with_a_leading_at_sign_not_as_a_response_file()
+    {
+        var run = await Bsq.OkAsync("enqueue", "--text", "hi", "--handle", "@Alice.Example.com", "--db", _dir.Db, "--json");
+        var id = (string)run.JsonObject["id"]!;
+        var show = await Bsq.OkAsync("show", id, "--db", _dir.Db, "--json");
+        Assert.Equal("alice.example.com", (string?)show.JsonObject["expected_handle"]);
+    }
+
+    [Fact]
     public async Task Enqueue_without_json_prints_the_id_alone()
     {
         var run = await Bsq.OkAsync("enqueue", "--text", "plain", "--handle", "alice.example.com", "--db", _dir.Db);

@@ -47,6 +47,39 @@ public sealed partial class ServeProcessTests
     }
 
     [Fact]
+    public async Task Bsq_commands_with_service_enqueue_claim_and_count_through_a_running_bsq_serve()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var db = new TempDb();
+        using var serve = BsqProcess.Start("serve", "--port", "0", "--db", db.DbPath);
+        var line = await serve.WaitForLineAsync(l => l.StartsWith("bsq serve: listening on ", StringComparison.Ordinal), StartTimeout);
+        var service = ListeningAddress().Match(line).Groups[1].Value.Replace("/user/bluesky-queue", "");
+
+        using var enqueue = BsqProcess.Start("enqueue", "--service", service, "--text", "from the README's second terminal",
+            "--handle", "@Alice.Example.com", "--json");
+        Assert.True(await enqueue.WaitForExitAsync(StartTimeout) == 0, enqueue.Errors);
+        var id = System.Text.Json.JsonDocument.Parse(enqueue.Output).RootElement.GetProperty("id").GetString();
+
+        using var bad = BsqProcess.Start("enqueue", "--service", service, "--text", "x", "--handle", "not_a_handle");
+        Assert.Equal(1, await bad.WaitForExitAsync(StartTimeout));
+        Assert.Contains("validation: expected_handle", bad.Errors);
+        Assert.DoesNotContain("(Parameter", bad.Errors);
+
+        using var claim = BsqProcess.Start("claim", "--service", service, "--handle", "alice.example.com", "--json");
+        Assert.Equal(0, await claim.WaitForExitAsync(StartTimeout));
+        var claimed = System.Text.Json.JsonDocument.Parse(claim.Output).RootElement;
+        Assert.Equal(id, claimed.GetProperty("id").GetString());
+        Assert.Equal("in_progress", claimed.GetProperty("status").GetString());
+
+        using var stats = BsqProcess.Start("stats", "--service", service, "--json");
+        Assert.Equal(0, await stats.WaitForExitAsync(StartTimeout));
+        Assert.Equal("{\"queued\":0,\"in_progress\":1,\"posted\":0,\"failed\":0}", stats.Output.Trim());
+
+        serve.Signal("TERM");
+        Assert.Equal(0, await serve.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task Bsq_serve_refuses_a_port_that_is_already_taken()
     {
         if (OperatingSystem.IsWindows()) return;
