@@ -88,6 +88,11 @@ internal static class DemoCommand
         Program.ImportOutcome imported;
         await using (var queue = new BlueskyQueue(settings))
         {
+            // The demo marks every due job posted: on a queue that already holds jobs, real posts would be lost.
+            var before = await queue.StatsAsync(ct: ct);
+            if (before.Queued + before.InProgress + before.Posted + before.Failed > 0)
+                throw new ArgumentException(
+                    $"--db: {queue.DbPath} already holds jobs; the demo needs an empty database (it marks every job it finds posted)", "--db");
             imported = await Program.ImportFileAsync(queue, file, ct);
         }
         output.WriteLine($"imported: {imported.Accepted} accepted ({imported.Created} new), {imported.Rejected.Count} rejected");
@@ -117,7 +122,7 @@ internal static class DemoCommand
             for (int i = 0; i < postersPerHandle; i++)
                 posters.Add(system.ActorOf(Props.Create(() =>
                     new DemoPoster(manager, handle, events.Writer, clock, retryRate)), $"poster-{posters.Count}"));
-        output.WriteLine($"posters: {posters.Count} simulated dry-run posters over {handles.Count} accounts");
+        output.WriteLine($"posters: {posters.Count} simulated posters over {handles.Count} accounts (nothing is published; a retry-rate share of first tries fails and is retried a minute later)");
         output.WriteLine($"clock: simulated, starting at {Beijing(clock.GetUtcNow())} Beijing; it jumps to the next due job whenever every poster is idle");
 
         var watch = Stopwatch.StartNew();
@@ -141,8 +146,10 @@ internal static class DemoCommand
                         if (!terminal)
                             output.WriteLine($"  {Beijing(p.PostedAt)}  {(p.Job.IsReply ? "reply" : "post ")}  @{p.Job.ExpectedHandle}  {Program.Preview(p.Job.Text)}{(p.Job.ImagePath is null ? "" : " [image]")}");
                         break;
-                    case DemoEvent.Retried:
+                    case DemoEvent.Retried r:
                         retried++;
+                        if (!terminal)
+                            output.WriteLine($"  {Beijing(r.At)}  retry  @{r.Job.ExpectedHandle}  simulated 503; due again at {Beijing(r.At.AddMinutes(1))}");
                         break;
                     case DemoEvent.Failed f:
                         errors.Add(f.Message);
@@ -155,11 +162,8 @@ internal static class DemoCommand
             if (next > clock.GetUtcNow())
             {
                 jumps++;
-                if (!terminal || jumps <= 3 || jumps % 20 == 0)
-                {
-                    if (terminal) output.WriteLine();
-                    output.WriteLine($"  all posters idle: clock jumps {Human(next.Value - clock.GetUtcNow())} to {Beijing(next.Value)} Beijing (jump {jumps})");
-                }
+                if (terminal) output.WriteLine();
+                output.WriteLine($"  all posters idle: clock jumps {Human(next.Value - clock.GetUtcNow())} to {Beijing(next.Value)} Beijing (jump {jumps})");
                 clock.Set(next.Value);
             }
         }
@@ -168,7 +172,7 @@ internal static class DemoCommand
         foreach (var p in posters) system.Stop(p);
 
         output.WriteLine();
-        output.WriteLine($"done: {posted} posted ({retried} transient failures retried), {jumps} clock jumps, " +
+        output.WriteLine($"done: {posted} posted ({Plural(retried, "transient failure")} retried), {Plural(jumps, "clock jump")}, " +
                          $"{(early == 0 ? "none" : early.ToString(CultureInfo.InvariantCulture))} posted before its not_before");
         output.WriteLine($"throughput: {posted / Math.Max(watch.Elapsed.TotalSeconds, 1e-3):0} posts/s ({watch.Elapsed.TotalSeconds:0.00} s wall clock)");
         foreach (var error in errors) output.WriteLine($"  error: {error}");
@@ -207,13 +211,19 @@ internal static class DemoCommand
     }
 
     private static string Beijing(DateTimeOffset t) =>
-        TimeZoneInfo.ConvertTime(t, QueueSettings.BeijingTime).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+        TimeZoneInfo.ConvertTime(t, QueueSettings.BeijingTime).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static string Human(TimeSpan span) =>
-        span.TotalDays >= 1 ? $"{span.TotalDays:0.#} days"
-        : span.TotalHours >= 1 ? $"{span.TotalHours:0.#} hours"
-        : span.TotalMinutes >= 1 ? $"{span.TotalMinutes:0} minutes"
-        : $"{span.TotalSeconds:0} seconds";
+        span.TotalDays >= 1 ? Plural(span.TotalDays, "day")
+        : span.TotalHours >= 1 ? Plural(span.TotalHours, "hour")
+        : span.TotalMinutes >= 1 ? Plural(span.TotalMinutes, "minute")
+        : Plural(span.TotalSeconds, "second");
+
+    private static string Plural(double n, string unit)
+    {
+        var text = n.ToString(n >= 10 || n == Math.Floor(n) ? "0" : "0.#", CultureInfo.InvariantCulture);
+        return $"{text} {unit}{(text == "1" ? "" : "s")}";
+    }
 }
 
 /// <summary>The demo's clock: stands still until the demo moves it forward.</summary>
@@ -231,7 +241,7 @@ internal abstract record DemoEvent
 {
     public sealed record Idle : DemoEvent;
     public sealed record Posted(Job Job, DateTimeOffset PostedAt) : DemoEvent;
-    public sealed record Retried(Job Job) : DemoEvent;
+    public sealed record Retried(Job Job, DateTimeOffset At) : DemoEvent;
     public sealed record Failed(string Message) : DemoEvent;
 }
 
@@ -293,7 +303,7 @@ internal sealed class DemoPoster : ReceiveActor
             }
             else
             {
-                _events.TryWrite(new DemoEvent.Retried(job));
+                _events.TryWrite(new DemoEvent.Retried(job, _clock.GetUtcNow()));
                 _queue.Tell(new ClaimNext(_handle));
             }
         });

@@ -53,13 +53,32 @@ public static class Program
         root.Subcommands.Add(List());
         root.Subcommands.Add(Show());
         root.Subcommands.Add(Claim());
+        root.Subcommands.Add(MarkPosted());
+        root.Subcommands.Add(MarkFailed());
         root.Subcommands.Add(Reclaim());
         root.Subcommands.Add(Requeue());
         root.Subcommands.Add(Purge());
         return root;
     }
 
-    internal static BlueskyQueue Open(ParseResult parse) => new(new QueueSettings { DbPath = parse.GetValue(Db) });
+    internal static BlueskyQueue Open(ParseResult parse) => new(new QueueSettings { DbPath = DbPathOf(parse) });
+
+    /// <summary>Opens a queue that must already exist: a command that only reads or changes jobs never creates one.</summary>
+    internal static BlueskyQueue OpenExisting(ParseResult parse)
+    {
+        var path = Path.GetFullPath(BlueskyQueue.ResolveDbPath(DbPathOf(parse)));
+        if (!File.Exists(path) && !Directory.Exists(path))
+            throw new QueueStorageException(path, "no queue database here (enqueue or import creates one; check --db or $BLUESKY_QUEUE_DB)");
+        return new BlueskyQueue(new QueueSettings { DbPath = path });
+    }
+
+    private static string? DbPathOf(ParseResult parse)
+    {
+        var path = parse.GetValue(Db);
+        if (path is not null && string.IsNullOrWhiteSpace(path))
+            throw new ArgumentException("--db: the path is empty", "--db");
+        return path;
+    }
 
     /// <summary>Runs a command body, turning its exceptions into a message on stderr and an exit code.</summary>
     internal static async Task<int> Guard(Func<Task<int>> body)
@@ -106,8 +125,20 @@ public static class Program
         using var system = Akka.Actor.ActorSystem.Create("bsq-client", config);
         try
         {
-            var client = new QueueClient(system.ActorSelection(QueueRemoteHosting.QueuePath(address)), TimeSpan.FromSeconds(10));
-            return await body(client);
+            var path = QueueRemoteHosting.QueuePath(address);
+            Akka.Actor.IActorRef queue;
+            try
+            {
+                queue = await system.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(5));
+            }
+            catch (Akka.Actor.ActorNotFoundException)
+            {
+                await Console.Error.WriteLineAsync(
+                    $"bsq: no queue service answered at {path} within 5 s (is bsq serve running? use the exact address it prints: localhost and 127.0.0.1 differ)");
+                return StorageError;
+            }
+            // One try: the command line is not the place to repeat a request whose first answer was merely slow.
+            return await body(new QueueClient(queue, TimeSpan.FromSeconds(10), retries: 0));
         }
         finally
         {
@@ -216,11 +247,16 @@ public static class Program
         return new ImportOutcome(stored.Count, stored.Count(r => r.Created), lines.Where(l => !l.IsValid).ToList());
     }
 
+    /// <summary>
+    /// The key of a line's content. The image counts by its bytes, not its path, so the same file
+    /// imported from another folder (or another checkout) is still the same job.
+    /// </summary>
     private static string ContentKey(NewJob job)
     {
-        var content = string.Join("\u001f", job.Text, job.ExpectedHandle, job.ReplyToUri, job.ReplyToCid, job.ImagePath,
+        var image = job.ImagePath is null ? "" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(job.ImagePath)));
+        var content = string.Join("\u001f", job.Text, job.ExpectedHandle, job.ReplyToUri, job.ReplyToCid, image,
             job.ImageAlt, job.NotBefore is { } nb ? JobJson.Time(nb) : "", job.DryRun, job.MaxAttempts);
-        return "import:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+        return "import:v2:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
     }
 
     private static Command Stats()
@@ -231,7 +267,7 @@ public static class Program
         {
             if (parse.GetValue(Service) is { } address)
                 return await ThroughService(address, async client => PrintStats(parse, await client.StatsAsync(parse.GetValue(handle), ct)));
-            await using var queue = Open(parse);
+            await using var queue = OpenExisting(parse);
             return PrintStats(parse, await queue.StatsAsync(parse.GetValue(handle), ct));
         }));
         return command;
@@ -254,7 +290,7 @@ public static class Program
         var command = new Command("list", "List jobs (claim order; newest first for posted/failed)") { status, handle, limit, Json };
         command.SetAction((parse, ct) => Guard(async () =>
         {
-            await using var queue = Open(parse);
+            await using var queue = OpenExisting(parse);
             var st = parse.GetValue(status) is { } s ? JobStatuses.FromDb(s) : (JobStatus?)null;
             var jobs = await queue.ListAsync(st, parse.GetValue(handle), parse.GetValue(limit), ct);
             if (parse.GetValue(Json))
@@ -279,7 +315,7 @@ public static class Program
             if (parse.GetValue(Service) is { } address)
                 return await ThroughService(address, async client =>
                     PrintJob(parse, await client.GetJobAsync(jobId, ct) ?? throw new JobNotFoundException(jobId)));
-            await using var queue = Open(parse);
+            await using var queue = OpenExisting(parse);
             return PrintJob(parse, await queue.GetJobAsync(jobId, ct) ?? throw new JobNotFoundException(jobId));
         }));
         return command;
@@ -301,7 +337,7 @@ public static class Program
         {
             if (parse.GetValue(Service) is { } address)
                 return await ThroughService(address, async client => PrintClaim(parse, await client.ClaimNextAsync(parse.GetValue(handle), ct)));
-            await using var queue = Open(parse);
+            await using var queue = OpenExisting(parse);
             return PrintClaim(parse, await queue.ClaimNextAsync(parse.GetValue(handle), ct));
         }));
         return command;
@@ -314,14 +350,65 @@ public static class Program
         return Ok;
     }
 
+    private static readonly Option<string?> ClaimToken = new("--token")
+    {
+        Description = "The claim token from claim: refused (lease_lost) if the job was reclaimed since",
+    };
+
+    private static Command MarkPosted()
+    {
+        var id = new Argument<string>("ID") { Description = "The claimed job's id" };
+        var uri = new Option<string>("--uri") { Description = "AT-URI of the created post", Required = true };
+        var url = new Option<string>("--url") { Description = "Web URL of the post", Required = true };
+        var command = new Command("mark-posted", "Report a claimed job published") { id, uri, url, ClaimToken, Json, Service };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            var (jobId, u, w, token) = (parse.GetValue(id)!, parse.GetValue(uri)!, parse.GetValue(url)!, parse.GetValue(ClaimToken));
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client =>
+                    PrintUpdate(parse, jobId, (await client.MarkPostedAsync(jobId, u, w, token, ct)).Status));
+            await using var queue = OpenExisting(parse);
+            await queue.MarkPostedAsync(jobId, u, w, token, ct);
+            return PrintUpdate(parse, jobId, JobStatus.Posted);
+        }));
+        return command;
+    }
+
+    private static Command MarkFailed()
+    {
+        var id = new Argument<string>("ID") { Description = "The claimed job's id" };
+        var error = new Option<string>("--error") { Description = "Why it failed for good", Required = true };
+        var command = new Command("mark-failed", "Report a claimed job failed for good (no more tries)") { id, error, ClaimToken, Json, Service };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            var (jobId, e, token) = (parse.GetValue(id)!, parse.GetValue(error)!, parse.GetValue(ClaimToken));
+            if (parse.GetValue(Service) is { } address)
+                return await ThroughService(address, async client =>
+                    PrintUpdate(parse, jobId, (await client.MarkFailedAsync(jobId, e, token, ct)).Status));
+            await using var queue = OpenExisting(parse);
+            await queue.MarkFailedAsync(jobId, e, token, ct);
+            return PrintUpdate(parse, jobId, JobStatus.Failed);
+        }));
+        return command;
+    }
+
+    private static int PrintUpdate(ParseResult parse, string jobId, JobStatus status)
+    {
+        Console.WriteLine(parse.GetValue(Json)
+            ? JobJson.Write(new JsonObject { ["id"] = jobId, ["status"] = JobStatuses.ToDb(status) })
+            : $"{jobId} {JobStatuses.ToDb(status)}");
+        return Ok;
+    }
+
     private static Command Reclaim()
     {
         var timeout = new Option<string>("--timeout") { Description = "Lease age that counts as stale", DefaultValueFactory = _ => "300s" };
         var command = new Command("reclaim", "Put jobs whose lease expired back in the queue (a failed try each)") { timeout, Json };
         command.SetAction((parse, ct) => Guard(async () =>
         {
-            await using var queue = Open(parse);
-            var result = queue.ReclaimStale(TimeArgs.ParseDuration(parse.GetValue(timeout)!, "--timeout"));
+            var staleAfter = TimeArgs.ParseDuration(parse.GetValue(timeout)!, "--timeout");
+            await using var queue = OpenExisting(parse);
+            var result = queue.ReclaimStale(staleAfter);
             if (parse.GetValue(Json))
                 Console.WriteLine(JobJson.Write(new JsonObject
                 {
@@ -340,7 +427,7 @@ public static class Program
         var command = new Command("requeue", "Put a failed or stuck job back in the queue, due now, attempts reset") { id, Json };
         command.SetAction((parse, ct) => Guard(async () =>
         {
-            await using var queue = Open(parse);
+            await using var queue = OpenExisting(parse);
             var job = await queue.RequeueAsync(parse.GetValue(id)!, ct);
             Console.WriteLine(parse.GetValue(Json) ? JobJson.Write(JobJson.ToJson(job)) : $"{job.Id} queued");
             return Ok;
@@ -354,8 +441,8 @@ public static class Program
         var command = new Command("purge", "Delete posted and failed jobs that finished longer ago than --older-than") { olderThan, Json };
         command.SetAction((parse, ct) => Guard(async () =>
         {
-            await using var queue = Open(parse);
             var age = TimeArgs.ParseDuration(parse.GetValue(olderThan)!, "--older-than");
+            await using var queue = OpenExisting(parse);
             int deleted = await queue.PurgeAsync(queue.Now - age, ct);
             Console.WriteLine(parse.GetValue(Json) ? JobJson.Write(new JsonObject { ["deleted"] = deleted }) : $"{deleted} jobs deleted");
             return Ok;

@@ -33,6 +33,15 @@ internal static partial class TimeArgs
         var trimmed = text.Trim();
         if (trimmed.Equals("now", StringComparison.OrdinalIgnoreCase)) return now;
         if (trimmed.StartsWith('+')) return now + ParseDuration(trimmed, option);
-        return Timestamps.ParseRfc3339(trimmed, option);
+        try
+        {
+            return Timestamps.ParseRfc3339(trimmed, option);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(
+                $"{option}: '{text}' is neither a time from now such as +10m, +2h or +1d nor an RFC 3339 time with an offset " +
+                $"such as 2026-12-24T09:00:00+08:00 ({e.Message.Replace($" (Parameter '{option}')", "")})", option, e);
+        }
     }
 }

@@ -503,7 +503,8 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
             if (reader.Read()) return ReadJob(reader);
         }
         var status = Current(s, jobId).Status;
-        throw new InvalidJobStateException(jobId, JobStatus.Failed, status);
+        throw new InvalidJobStateException(jobId, JobStatus.Failed, status,
+            $"Job '{jobId}' is {JobStatuses.ToDb(status)}; only failed or in_progress jobs can be requeued.");
     }
 
     private (JobStatus Status, string? ResultUri, string? ClaimToken) Current(Session s, string jobId)
@@ -654,6 +655,8 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         lock (_initGate)
         {
             if (_initialised) return;
+            if (Directory.Exists(DbPath))
+                throw new QueueStorageException(DbPath, "this is a directory, not a database file");
             try
             {
                 var folder = Path.GetDirectoryName(DbPath);

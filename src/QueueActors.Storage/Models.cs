@@ -111,7 +111,7 @@ public class InvalidJobStateException : InvalidOperationException
     }
 
     /// <summary>Creates the exception with a message of its own.</summary>
-    protected InvalidJobStateException(string jobId, JobStatus expected, JobStatus actual, string message)
+    public InvalidJobStateException(string jobId, JobStatus expected, JobStatus actual, string message)
         : base(message)
     {
         JobId = jobId;

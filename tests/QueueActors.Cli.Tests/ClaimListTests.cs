@@ -20,6 +20,7 @@ public sealed class ClaimListTests : IDisposable
     [Fact]
     public async Task Claim_json_prints_null_when_nothing_is_due()
     {
+        await _dir.CreateEmptyAsync();
         var run = await Bsq.OkAsync("claim", "--db", _dir.Db, "--json");
         Assert.Equal("null", run.Out.Trim());
         Assert.Null(run.Json);
@@ -60,6 +61,7 @@ public sealed class ClaimListTests : IDisposable
     [Fact]
     public async Task Claim_without_json_says_what_it_did()
     {
+        await _dir.CreateEmptyAsync();
         Assert.Equal("nothing is due", (await Bsq.OkAsync("claim", "--db", _dir.Db)).Out.Trim());
         var id = await EnqueueAsync("x", "alice.example.com");
         var run = await Bsq.OkAsync("claim", "--db", _dir.Db);
@@ -104,6 +106,7 @@ public sealed class ClaimListTests : IDisposable
     [Fact]
     public async Task List_of_an_empty_queue_is_an_empty_array()
     {
+        await _dir.CreateEmptyAsync();
         Assert.Equal("[]", (await Bsq.OkAsync("list", "--db", _dir.Db, "--json")).Out.Trim());
         Assert.Equal("", (await Bsq.OkAsync("list", "--db", _dir.Db)).Out.Trim());
     }

@@ -135,6 +135,15 @@ public sealed class DemoTests : IDisposable
     }
 
     [Fact]
+    public async Task Demo_refuses_a_database_that_already_holds_jobs_and_changes_none_of_them()
+    {
+        await Bsq.OkAsync("enqueue", "--text", "a real post, not a demo", "--handle", "me.example.com", "--not-before", "+3d", "--db", _dir.Db);
+        var run = await Bsq.RunExpectingAsync(Program.BadInput, "demo", Paths.OwnSamples, "--db", _dir.Db);
+        Assert.Contains("already holds jobs", run.Err);
+        Assert.Equal(new QueueStats(1, 0, 0, 0), await _dir.StatsAsync());
+    }
+
+    [Fact]
     public async Task Demo_of_a_missing_file_is_bad_input()
     {
         var run = await Bsq.RunExpectingAsync(Program.BadInput, "demo", _dir.PathOf("nope.jsonl"), "--db", _dir.Db);

@@ -39,6 +39,15 @@ public sealed class EnqueueShowStatsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_not_before_without_the_plus_sign_points_at_both_accepted_forms()
+    {
+        var run = await Bsq.RunExpectingAsync(Program.BadInput, "enqueue", "--text", "x", "--handle", "alice.example.com",
+            "--not-before", "10m", "--db", _dir.Db);
+        Assert.Contains("+10m", run.Err);
+        Assert.Contains("RFC 3339", run.Err);
+    }
+
+    [Fact]
     public async Task Enqueue_without_json_prints_the_id_alone()
     {
         var run = await Bsq.OkAsync("enqueue", "--text", "plain", "--handle", "alice.example.com", "--db", _dir.Db);
@@ -222,6 +231,7 @@ public sealed class EnqueueShowStatsTests : IDisposable
     [Fact]
     public async Task Stats_json_has_exactly_the_four_counts()
     {
+        await _dir.CreateEmptyAsync();
         var empty = await Bsq.OkAsync("stats", "--db", _dir.Db, "--json");
         Assert.Equal(StatsKeys, empty.JsonObject.Select(p => p.Key));
         Assert.All(empty.JsonObject, p => Assert.Equal(0, (int)p.Value!));
@@ -247,10 +257,18 @@ public sealed class EnqueueShowStatsTests : IDisposable
     }
 
     [Fact]
-    public async Task Each_command_creates_the_database_when_it_is_missing()
+    public async Task Read_commands_refuse_a_missing_database_and_create_nothing_while_enqueue_creates_it()
     {
         var nested = Path.Combine(_dir.Folder, "a", "b", "queue.sqlite3");
-        await Bsq.OkAsync("stats", "--db", nested, "--json");
+        foreach (var command in new[] { "stats", "list", "claim" })
+        {
+            var run = await Bsq.RunAsync(command, "--db", nested, "--json");
+            Assert.Equal(Program.StorageError, run.ExitCode);
+            Assert.Contains("no queue database here", run.Err);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_dir.Folder, "a")));
+
+        await Bsq.OkAsync("enqueue", "--text", "first", "--handle", "alice.example.com", "--db", nested);
         Assert.True(File.Exists(nested));
     }
 

@@ -141,6 +141,30 @@ public sealed class ImportTests : IDisposable
     }
 
     [Fact]
+    public async Task Importing_the_same_posts_from_another_folder_queues_nothing_twice_images_included()
+    {
+        var copy = _dir.PathOf("moved");
+        CopyFolder(Path.GetDirectoryName(Paths.OwnSamples)!, copy);
+        var first = await Bsq.OkAsync("import", Paths.OwnSamples, "--db", _dir.Db, "--json");
+        var moved = await Bsq.OkAsync("import", Path.Combine(copy, "posts.jsonl"), "--db", _dir.Db, "--json");
+
+        Assert.Equal((int)first.JsonObject["accepted"]!, (int)first.JsonObject["created"]!);
+        Assert.Equal(0, (int)moved.JsonObject["created"]!);
+        Assert.Equal((long)(int)first.JsonObject["accepted"]!, _dir.CountRows());
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    [Fact]
     public async Task Import_of_a_missing_file_is_bad_input()
     {
         var run = await Bsq.RunExpectingAsync(Program.BadInput, "import", _dir.PathOf("nope.jsonl"), "--db", _dir.Db, "--json");

@@ -84,6 +84,13 @@ public sealed class TempDir : IDisposable
 
     public BlueskyQueue Open(TimeProvider? clock = null) => new(Db, clock ?? TimeProvider.System);
 
+    /// <summary>Creates the database with no jobs in it, as a first enqueue would.</summary>
+    public async Task CreateEmptyAsync()
+    {
+        await using var queue = Open();
+        await queue.InitDbAsync();
+    }
+
     public async Task<QueueStats> StatsAsync()
     {
         await using var queue = Open();
@@ -125,12 +132,28 @@ public static class Paths
     /// <summary>The repository's own demo file.</summary>
     public static string OwnSamples => Path.Combine(RepoRoot, "samples", "posts.jsonl");
 
-    /// <summary><c>../shared/samples</c> next to the repository, or null on a clone without it.</summary>
+    /// <summary>Names a folder to use instead of ../shared/samples (e.g. a missing one, to try the skipping).</summary>
+    public const string SharedSamplesVariable = "QUEUEACTORS_SHARED_SAMPLES";
+
+    /// <summary>Where the shared samples are looked for: <see cref="SharedSamplesVariable"/> if set, else <c>../shared/samples</c>.</summary>
+    public static string SharedSamplesFolder { get; } =
+        Environment.GetEnvironmentVariable(SharedSamplesVariable) is { Length: > 0 } overridden
+            ? Path.GetFullPath(overridden)
+            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "samples"));
+
+    /// <summary><see cref="SharedSamplesFolder"/> if it holds posts.jsonl, or null on a clone without it.</summary>
     public static string? SharedSamples { get; } =
-        Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "samples")) is var p && File.Exists(Path.Combine(p, "posts.jsonl")) ? p : null;
+        File.Exists(Path.Combine(SharedSamplesFolder, "posts.jsonl")) ? SharedSamplesFolder : null;
+
+    /// <summary>Why the tests that need the shared samples are skipped, or null when they are there.</summary>
+    public static string? SharedSamplesSkipReason { get; } =
+        SharedSamples is not null ? null
+        : Environment.GetEnvironmentVariable(SharedSamplesVariable) is { Length: > 0 }
+            ? $"../shared/samples is not next to this repository ({SharedSamplesVariable} names {SharedSamplesFolder}, which has no posts.jsonl)"
+            : "../shared/samples is not next to this repository";
 
     public static string Shared(string name) =>
-        Path.Combine(SharedSamples ?? throw new InvalidOperationException("../shared/samples is missing"), name);
+        Path.Combine(SharedSamples ?? throw new InvalidOperationException(SharedSamplesSkipReason), name);
 
     /// <summary>
     /// Walks up from the test binaries to the folder holding QueueActors.sln; when the binaries were built
@@ -155,7 +178,7 @@ public sealed class SharedSamplesFactAttribute : FactAttribute
 {
     public SharedSamplesFactAttribute()
     {
-        if (Paths.SharedSamples is null) Skip = "../shared/samples is not next to this repository";
+        if (Paths.SharedSamplesSkipReason is { } reason) Skip = reason;
     }
 }
 

@@ -50,6 +50,35 @@ public sealed class MaintenanceTests : IDisposable
     }
 
     [Fact]
+    public async Task Mark_posted_with_the_claim_token_posts_the_job_and_a_lost_lease_is_refused()
+    {
+        var job = await ClaimedAtAsync(DateTimeOffset.UtcNow.AddMinutes(-1));
+        var stale = await Bsq.RunExpectingAsync(Program.BadInput, "mark-posted", job.Id, "--uri", "at://did:plc:x/app.bsky.feed.post/3k",
+            "--url", "https://bsky.app/x", "--token", "not-the-token", "--db", _dir.Db);
+        Assert.Contains("lease", stale.Err, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(new QueueStats(0, 1, 0, 0), await _dir.StatsAsync());
+
+        var run = await Bsq.OkAsync("mark-posted", job.Id, "--uri", "at://did:plc:x/app.bsky.feed.post/3k",
+            "--url", "https://bsky.app/x", "--token", job.ClaimToken!, "--db", _dir.Db, "--json");
+        Assert.Equal("posted", (string?)run.JsonObject["status"]);
+        await using var queue = _dir.Open();
+        var stored = await queue.GetJobAsync(job.Id);
+        Assert.Equal("at://did:plc:x/app.bsky.feed.post/3k", stored!.ResultUri);
+    }
+
+    [Fact]
+    public async Task Mark_failed_fails_a_claimed_job_for_good()
+    {
+        var job = await ClaimedAtAsync(DateTimeOffset.UtcNow.AddMinutes(-1));
+        var run = await Bsq.OkAsync("mark-failed", job.Id, "--error", "HTTP 400: text too long", "--db", _dir.Db);
+        Assert.Equal($"{job.Id} failed", run.Out.Trim());
+        await using var queue = _dir.Open();
+        var stored = await queue.GetJobAsync(job.Id);
+        Assert.Equal(JobStatus.Failed, stored!.Status);
+        Assert.Equal("HTTP 400: text too long", stored.LastError);
+    }
+
+    [Fact]
     public async Task Requeue_puts_a_stuck_in_progress_job_back()
     {
         var job = await ClaimedAtAsync(DateTimeOffset.UtcNow.AddMinutes(-1));
