@@ -96,7 +96,7 @@ public class GraphemeTests
         Assert.Equal(3, Graphemes.Count("क्षत्रिय"));
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void The_Hindi_sample_is_exactly_300_graphemes()
     {
         var hindi = ValidationSamples.ValidTexts()
@@ -105,7 +105,7 @@ public class GraphemeTests
         Assert.True(new StringInfo(hindi).LengthInTextElements > 300, "StringInfo alone should over-count this text");
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void Nine_valid_samples_are_exactly_300_graphemes_and_none_more()
     {
         var counts = ValidationSamples.ValidTexts().Select(Graphemes.Count).ToList();
@@ -113,7 +113,7 @@ public class GraphemeTests
         Assert.All(counts, c => Assert.True(c <= JobValidator.MaxGraphemes, $"{c} graphemes"));
     }
 
-    [Theory]
+    [SharedSamplesTheory]
     [InlineData(14)]
     [InlineData(15)]
     [InlineData(16)]

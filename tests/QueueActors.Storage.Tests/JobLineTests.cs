@@ -7,14 +7,38 @@ namespace QueueActors.Storage.Tests;
 
 /// <summary>
 /// Locates and reads the sample job files: the shared test corpus in ../shared/samples (next to the folder
-/// holding QueueActors.sln) and the repository's own demo samples in samples/.
+/// holding QueueActors.sln, or wherever <see cref="EnvironmentVariable"/> points) and the repository's own demo
+/// samples in samples/. A clone without the shared corpus skips the tests that need it
+/// (<see cref="SharedSamplesFactAttribute"/>, <see cref="SharedSamplesTheoryAttribute"/>).
 /// </summary>
 internal static class ValidationSamples
 {
+    /// <summary>Names a folder to use instead of ../shared/samples (e.g. a missing one, to try the skipping).</summary>
+    public const string EnvironmentVariable = "QUEUEACTORS_SHARED_SAMPLES";
+
+    private const string NotNextToRepository = "../shared/samples is not next to this repository";
+
     private static readonly Lazy<string> RepoRoot = new(() => FindRepoRoot());
 
+    private static readonly Lazy<string> SharedDir = new(() =>
+        Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } overridden
+            ? Path.GetFullPath(overridden)
+            : Path.GetFullPath(Path.Combine(RepoRoot.Value, "..", "shared", "samples")));
+
+    private static readonly Lazy<bool> SharedAvailable = new(() => File.Exists(Path.Combine(SharedDir.Value, "posts.jsonl")));
+
     /// <summary>The shared corpus folder (posts.jsonl, posts-invalid.jsonl, posts-invalid.expected.tsv, images/).</summary>
-    public static string Dir => Path.GetFullPath(Path.Combine(RepoRoot.Value, "..", "shared", "samples"));
+    public static string Dir => SharedDir.Value;
+
+    /// <summary>Whether the shared corpus is there (its posts.jsonl exists).</summary>
+    public static bool Available => SharedAvailable.Value;
+
+    /// <summary>Why the tests that need the shared corpus are skipped, or null when it is there.</summary>
+    public static string? SkipReason =>
+        Available ? null
+        : Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 }
+            ? $"{NotNextToRepository} ({EnvironmentVariable} names {Dir}, which has no posts.jsonl)"
+            : NotNextToRepository;
 
     /// <summary>The repository's demo samples folder (the input of bsq demo).</summary>
     public static string RepoDir => Path.Combine(RepoRoot.Value, "samples");
@@ -52,11 +76,13 @@ internal static class ValidationSamples
             .Select(l => l.TrimEnd('\r').Split('\t'))
             .ToDictionary(p => int.Parse(p[0]), p => (p[1], p[2]));
 
+    /// <summary>One row per line of posts.jsonl; no rows (rather than an exception) when the corpus is missing.</summary>
     public static IEnumerable<object[]> ValidLineNumbers() =>
-        Enumerable.Range(1, ValidLines().Length).Select(n => new object[] { n });
+        Available ? Enumerable.Range(1, ValidLines().Length).Select(n => new object[] { n }) : [];
 
+    /// <summary>One row per line of posts-invalid.jsonl; no rows (rather than an exception) when the corpus is missing.</summary>
     public static IEnumerable<object[]> InvalidLineNumbers() =>
-        Enumerable.Range(1, InvalidLines().Length).Select(n => new object[] { n });
+        Available ? Enumerable.Range(1, InvalidLines().Length).Select(n => new object[] { n }) : [];
 
     private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
     {
@@ -77,14 +103,21 @@ internal static class ValidationSamples
 
 public class JobLineTests
 {
-    private static readonly string Base = ValidationSamples.Dir;
+    /// <summary>
+    /// The base folder for hand-written lines: the repository's own samples/, whose images/bread.jpg is all they
+    /// need, so these tests run on a clone without ../shared/samples.
+    /// </summary>
+    private static readonly string Base = ValidationSamples.RepoDir;
+
+    /// <summary>The folder the shared sample lines' relative image paths are resolved against.</summary>
+    private static readonly string SharedBase = ValidationSamples.Dir;
 
     private static JobLineException Reject(string line, string? baseDirectory = null) =>
         Assert.Throws<JobLineException>(() => JobLines.Parse(line, baseDirectory ?? Base));
 
     // ---- the sample files ----
 
-    [Theory]
+    [SharedSamplesTheory]
     [MemberData(nameof(ValidationSamples.ValidLineNumbers), MemberType = typeof(ValidationSamples))]
     public void Every_valid_sample_line_is_accepted(int lineNumber)
     {
@@ -92,7 +125,7 @@ public class JobLineTests
         NewJob job;
         try
         {
-            job = JobLines.Parse(line, Base);
+            job = JobLines.Parse(line, SharedBase);
         }
         catch (JobLineException e)
         {
@@ -117,7 +150,7 @@ public class JobLineTests
         }
     }
 
-    [Theory]
+    [SharedSamplesTheory]
     [MemberData(nameof(ValidationSamples.InvalidLineNumbers), MemberType = typeof(ValidationSamples))]
     public void Every_invalid_sample_line_is_rejected_with_the_expected_field(int lineNumber)
     {
@@ -127,7 +160,7 @@ public class JobLineTests
         JobLineException error;
         try
         {
-            var job = JobLines.Parse(line, Base);
+            var job = JobLines.Parse(line, SharedBase);
             Assert.Fail($"line {lineNumber} ({code}: {reason}) was accepted: {job}");
             return;
         }
@@ -168,7 +201,7 @@ public class JobLineTests
         };
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void ParseFile_reads_the_valid_samples()
     {
         var results = JobLines.ParseFile(ValidationSamples.ValidPath);
@@ -177,7 +210,7 @@ public class JobLineTests
         Assert.Equal(Enumerable.Range(1, 269), results.Select(r => r.LineNumber));
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void ParseFile_rejects_every_invalid_sample()
     {
         var results = JobLines.ParseFile(ValidationSamples.InvalidPath);
@@ -199,11 +232,11 @@ public class JobLineTests
         Assert.All(results, r => Assert.True(r.IsValid, $"samples/posts.jsonl line {r.LineNumber}: {r.Error?.Field}: {r.Error?.Reason}"));
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void Specific_sample_reasons_are_clear()
     {
         var lines = ValidationSamples.InvalidLines();
-        string ReasonOf(int n) => Reject(lines[n - 1]).Reason;
+        string ReasonOf(int n) => Reject(lines[n - 1], SharedBase).Reason;
 
         Assert.Contains("did you mean 'not_before'?", ReasonOf(7));
         Assert.Contains("unknown field 'langs'", ReasonOf(8));

@@ -455,7 +455,7 @@ public sealed class ValidationTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => JobValidator.Validate(Job(), maxImageBytes: 0));
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void The_sample_images_are_judged_by_content()
     {
         var images = Path.Combine(ValidationSamples.Dir, "images");
@@ -589,7 +589,7 @@ public class TimestampValidationTests
         Assert.Equal("NotBefore", e.ParamName);
     }
 
-    [Fact]
+    [SharedSamplesFact]
     public void Every_not_before_in_the_valid_samples_parses()
     {
         foreach (var line in ValidationSamples.ValidLines())
