@@ -92,6 +92,11 @@ public static class Program
             await Console.Error.WriteLineAsync($"bsq: storage error: {e.Message}");
             return StorageError;
         }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync($"bsq: storage error: unreadable data in the database: {e.Message}");
+            return StorageError;
+        }
         catch (QueueException e)
         {
             await Console.Error.WriteLineAsync($"bsq: {e.Message}");
@@ -103,7 +108,7 @@ public static class Program
             return StorageError;
         }
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or InvalidOperationException
-                                      or FileNotFoundException or DirectoryNotFoundException or JobLineException)
+                                      or IOException or UnauthorizedAccessException or JobLineException)
         {
             await Console.Error.WriteLineAsync($"bsq: {MessageOf(e)}");
             return BadInput;

@@ -291,6 +291,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     {
         var now = DbTime.ToDb(_time.GetUtcNow());
         string id = Guid.NewGuid().ToString();
+        string? hash = job.IdempotencyKey is null ? null : ContentHash(job);
         for (int tries = 0; ; tries++)
         {
             try
@@ -298,9 +299,10 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
                 var inserted = s.Scalar(
                     """
                     INSERT INTO jobs (id, created_at, not_before, text, reply_to_uri, reply_to_cid, image_path, image_alt,
-                                      expected_handle, dry_run, status, attempts, max_attempts, record_key, idempotency_key)
+                                      expected_handle, dry_run, status, attempts, max_attempts, record_key, idempotency_key,
+                                      idempotency_hash)
                     VALUES ($id, $now, $not_before, $text, $reply_to_uri, $reply_to_cid, $image_path, $image_alt,
-                            $handle, $dry_run, 'queued', 0, $max_attempts, $record_key, $idempotency_key)
+                            $handle, $dry_run, 'queued', 0, $max_attempts, $record_key, $idempotency_key, $idempotency_hash)
                     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                     RETURNING id;
                     """,
@@ -309,10 +311,17 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
                     ("$text", job.Text), ("$reply_to_uri", job.ReplyToUri), ("$reply_to_cid", job.ReplyToCid),
                     ("$image_path", job.ImagePath), ("$image_alt", job.ImageAlt), ("$handle", job.ExpectedHandle),
                     ("$dry_run", job.DryRun ? 1 : 0), ("$max_attempts", job.MaxAttempts),
-                    ("$record_key", _recordKeys.Next()), ("$idempotency_key", job.IdempotencyKey));
+                    ("$record_key", _recordKeys.Next()), ("$idempotency_key", job.IdempotencyKey),
+                    ("$idempotency_hash", hash));
                 if (inserted is string newId) return new EnqueueResult(newId, Created: true);
-                var existing = (string)s.Scalar("SELECT id FROM jobs WHERE idempotency_key = $key;",
-                    ("$key", job.IdempotencyKey))!;
+                using var reader = s.Query("SELECT id, idempotency_hash FROM jobs WHERE idempotency_key = $key;",
+                    ("$key", job.IdempotencyKey));
+                reader.Read();
+                var existing = reader.GetString(0);
+                if (!reader.IsDBNull(1) && reader.GetString(1) != hash)
+                    throw new ArgumentException(
+                        $"idempotency_key '{job.IdempotencyKey}' already names a different job ({existing}); a key may be reused only for the same job",
+                        nameof(NewJob.IdempotencyKey));
                 return new EnqueueResult(existing, Created: false);
             }
             catch (SqliteException e) when (e.SqliteErrorCode == 19 && tries < 5 && e.Message.Contains("record_key"))
@@ -320,6 +329,17 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
                 // Another process drew the same TID in the same microsecond: draw again.
             }
         }
+    }
+
+    /// <summary>What an idempotency key names: the job as given (a null not_before stays null, so retries match).</summary>
+    private static string ContentHash(NewJob job)
+    {
+        // The image counts by its bytes: the same picture enqueued from another folder is the same job.
+        var image = job.ImagePath is null ? "" : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(job.ImagePath)));
+        var content = string.Join("\u001f", job.Text, job.ExpectedHandle, job.ReplyToUri, job.ReplyToCid, image,
+            job.ImageAlt, job.NotBefore is { } nb ? DbTime.ToDb(nb) : "", job.DryRun ? "1" : "0",
+            job.MaxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
     }
 
     internal Job? ClaimNext(Session s, string? handle)
@@ -353,7 +373,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         int changed = s.Execute(
             """
             UPDATE jobs SET status = 'posted', result_uri = $uri, result_url = $url, posted_at = $now,
-                            finished_at = $now, claim_token = NULL
+                            finished_at = $now, claim_token = NULL, claimed_at = NULL
             WHERE id = $id AND status = 'in_progress' AND ($token IS NULL OR claim_token = $token);
             """,
             ("$id", jobId), ("$uri", uri), ("$url", url), ("$now", DbTime.ToDb(_time.GetUtcNow())), ("$token", claimToken));
@@ -368,7 +388,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         int changed = s.Execute(
             """
             UPDATE jobs SET status = 'failed', attempts = attempts + 1, last_error = $error,
-                            finished_at = $now, claim_token = NULL
+                            finished_at = $now, claim_token = NULL, claimed_at = NULL
             WHERE id = $id AND status = 'in_progress' AND ($token IS NULL OR claim_token = $token);
             """,
             ("$id", jobId), ("$error", error), ("$now", DbTime.ToDb(_time.GetUtcNow())), ("$token", claimToken));
@@ -379,7 +399,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     {
         var status = s.Scalar(
             """
-            UPDATE jobs SET attempts = attempts + 1, last_error = $error, claim_token = NULL,
+            UPDATE jobs SET attempts = attempts + 1, last_error = $error, claim_token = NULL, claimed_at = NULL,
                 status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
                 not_before = CASE WHEN attempts + 1 >= max_attempts THEN not_before ELSE $not_before END,
                 finished_at = CASE WHEN attempts + 1 >= max_attempts THEN $now ELSE NULL END
@@ -403,12 +423,14 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
 
     internal StaleReclaim ReclaimStale(Session s, TimeSpan timeout)
     {
+        if (timeout < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the stale timeout cannot be negative (zero reclaims every job in progress)");
         var now = _time.GetUtcNow();
         var requeued = new List<string>();
         var failed = new List<string>();
         using var reader = s.Query(
             """
-            UPDATE jobs SET attempts = attempts + 1, claim_token = NULL,
+            UPDATE jobs SET attempts = attempts + 1, claim_token = NULL, claimed_at = NULL,
                 last_error = 'lease expired: no report within ' || $seconds || ' s of the claim at ' || claimed_at,
                 status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
                 finished_at = CASE WHEN attempts + 1 >= max_attempts THEN $now ELSE NULL END
@@ -445,7 +467,12 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
 
     internal DailyCount GetDailyCount(Session s, string handle)
     {
-        using var reader = s.Query("SELECT post_count, reply_count FROM daily_posts WHERE handle = $handle AND date = $date;",
+        // Another program may have counted under '@Alice…' or mixed case: those rows count too.
+        using var reader = s.Query(
+            """
+            SELECT COALESCE(SUM(post_count), 0), COALESCE(SUM(reply_count), 0) FROM daily_posts
+            WHERE date = $date AND (handle = $handle OR lower(CASE WHEN handle GLOB '@*' THEN substr(handle, 2) ELSE handle END) = $handle);
+            """,
             ("$handle", Handles.Normalize(handle)), ("$date", Today()));
         return reader.Read() ? new DailyCount(reader.GetInt32(0), reader.GetInt32(1)) : default;
     }
@@ -524,12 +551,23 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         TimeZoneInfo.ConvertTime(_time.GetUtcNow(), _settings.DailyTimeZone).ToString("yyyy-MM-dd",
             System.Globalization.CultureInfo.InvariantCulture);
 
+    // Another program may store dry_run as text ('true', 'yes'); anything but a clear false counts as true,
+    // because a dry run published by mistake is the worse error.
+    private static bool IsTrue(object value) => value switch
+    {
+        long n => n != 0,
+        double d => d != 0,
+        string t => !(t.Trim() is "" or "0" || t.Trim().Equals("false", StringComparison.OrdinalIgnoreCase)
+                      || t.Trim().Equals("no", StringComparison.OrdinalIgnoreCase)),
+        _ => false,
+    };
+
     private static Job ReadJob(SqliteDataReader r)
     {
         string? Text(int i) => r.IsDBNull(i) ? null : r.GetString(i);
         return new Job(
-            r.GetString(0), DbTime.Parse(r.GetString(1)), DbTime.Parse(r.GetString(2)), r.GetString(3),
-            Text(4), Text(5), Text(6), Text(7), r.GetString(8), r.GetInt64(9) != 0,
+            r.GetString(0), DbTime.ParseLenient(r.GetString(1)), DbTime.ParseLenient(r.GetString(2)), r.GetString(3),
+            Text(4), Text(5), Text(6), Text(7), r.GetString(8), IsTrue(r.GetValue(9)),
             JobStatuses.FromDb(r.GetString(10)), r.GetInt32(11), r.GetInt32(12), Text(13), Text(14), Text(15),
             DbTime.ParseNullable(Text(16)))
         {
@@ -547,6 +585,13 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     internal T Write<T>(Func<Session, T> work)
     {
         var session = Rent();
+        if (!File.Exists(DbPath))
+        {
+            // Deleted or moved under us: a write would go to a detached file and be lost with it.
+            Return(session, healthy: false);
+            throw new QueueStorageException(DbPath,
+                "the database file has disappeared (deleted or moved while open); writes are refused so that nothing is acknowledged into a lost file");
+        }
         bool healthy = true;
         try
         {
@@ -728,6 +773,5 @@ public sealed record StaleReclaim(IReadOnlyList<string> Requeued, IReadOnlyList<
 /// <summary>Handle spelling as stored: lower case, one leading '@' dropped.</summary>
 internal static class Handles
 {
-    public static string Normalize(string handle) =>
-        (handle.StartsWith('@') ? handle[1..] : handle).ToLowerInvariant();
+    public static string Normalize(string handle) => JobValidator.NormalizeHandle(handle);
 }

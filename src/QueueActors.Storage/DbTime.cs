@@ -23,7 +23,16 @@ internal static class DbTime
         throw new FormatException($"Cannot read the stored time '{text}'.");
     }
 
-    public static DateTimeOffset? ParseNullable(string? text) => text is null ? null : Parse(text);
+    public static DateTimeOffset? ParseNullable(string? text) => text is null ? null : ParseLenient(text);
+
+    /// <summary>
+    /// As <see cref="Parse"/>, but a time no one can read (left by another program before the schema
+    /// refused them; such jobs are failed with the reason) reads as <see cref="DateTimeOffset.MinValue"/>
+    /// instead of making the whole row unreadable.
+    /// </summary>
+    public static DateTimeOffset ParseLenient(string text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var value) ? value : DateTimeOffset.MinValue;
 
     /// <summary>Truncates to the microseconds the database keeps, so values round-trip exactly.</summary>
     public static DateTimeOffset Truncate(DateTimeOffset value) =>

@@ -87,7 +87,11 @@ public static class JobValidator
                 Inv($"max_attempts must be at least 1 (got {job.MaxAttempts})"), nameof(NewJob.MaxAttempts));
         }
 
-        return handle == job.ExpectedHandle ? job : job with { ExpectedHandle = handle };
+        // A relative path means the caller's folder; stored as given it would mean the poster's.
+        var imagePath = job.ImagePath is null ? null : Path.GetFullPath(job.ImagePath);
+        return handle == job.ExpectedHandle && imagePath == job.ImagePath
+            ? job
+            : job with { ExpectedHandle = handle, ImagePath = imagePath };
     }
 
     /// <summary>The media type of an image judged by its first bytes: JPEG, PNG, GIF or WebP; null for anything else.</summary>

@@ -10,7 +10,7 @@ namespace QueueActors.Storage;
 internal static class Schema
 {
     /// <summary>The version this code writes; <c>PRAGMA user_version</c> holds the file's.</summary>
-    public const int CurrentVersion = 3;
+    public const int CurrentVersion = 4;
 
     /// <summary>The card's DDL, unchanged.</summary>
     public const string CardDdl = """
@@ -59,15 +59,31 @@ internal static class Schema
     // reorder rows that differ by microseconds and would not give the canonical form. So strftime
     // converts the text without its fraction (an offset is whole minutes: it never touches the
     // fraction), and the fraction's digits are carried over as written, padded or cut to six.
-    private static string Normalise(string column)
+    private static string Normalise(string column) => $"COALESCE({NormaliseOrNull(column)}, {column})";
+
+    /// <summary>The canonical form of a time SQLite can read, else NULL.</summary>
+    private static string NormaliseOrNull(string column)
     {
         string tail = $"substr({column}, 21)";
         string digits = $"substr({tail}, 1, length({tail}) - length(ltrim({tail}, '0123456789')))";
-        return $"COALESCE(CASE WHEN substr({column}, 20, 1) = '.' "
+        return $"(CASE WHEN substr({column}, 20, 1) = '.' "
             + $"THEN strftime('%Y-%m-%d %H:%M:%S', substr({column}, 1, 19) || ltrim({tail}, '0123456789')) "
             + $"|| '.' || substr({digits} || '000000', 1, 6) "
-            + $"ELSE strftime('%Y-%m-%d %H:%M:%S', {column}) || '.000000' END, {column})";
+            + $"ELSE strftime('%Y-%m-%d %H:%M:%S', {column}) || '.000000' END)";
     }
+
+    /// <summary>True when the text is a UTC time in the form claims compare as text: <c>YYYY-MM-DD HH:MM:SS[.digits]</c>, a real date.</summary>
+    private static string IsCanonical(string column) =>
+        $"({column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' "
+        + $"AND (length({column}) = 19 OR (substr({column}, 20, 1) = '.' AND length({column}) > 20 AND NOT substr({column}, 21) GLOB '*[^0-9]*')) "
+        + $"AND julianday({column}) IS NOT NULL)";
+
+    /// <summary>True when the text is canonical or can be made so.</summary>
+    private static string IsReadable(string column) =>
+        $"({IsCanonical(column)} OR {IsCanonical($"COALESCE({NormaliseOrNull(column)}, '')")})";
+
+    private const string UnreadableTime =
+        "unreadable time: write UTC as YYYY-MM-DD HH:MM:SS[.ffffff], or ISO 8601 with Z or an offset such as +08:00";
 
     private const string CanonicalDailyHandle = "lower(CASE WHEN handle GLOB '@*' THEN substr(handle, 2) ELSE handle END)";
 
@@ -133,10 +149,68 @@ internal static class Schema
         CREATE UNIQUE INDEX idx_jobs_idempotency_key ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
         """;
 
+    /// <summary>
+    /// Leases and times that other writers cannot get wrong. A time SQLite cannot read (a Unix number,
+    /// an offset without a colon, a zone name) made claims fail or compare as text in the wrong order:
+    /// such a write is now refused with an error the writer sees, and rows already stored that way are
+    /// failed with the reason. Another program's claim starts a fresh lease even when the job had one
+    /// before; a row inserted as in_progress gets one too. Idempotency keys remember what they named.
+    /// </summary>
+    private static readonly string V4 = $"""
+        ALTER TABLE jobs ADD COLUMN idempotency_hash TEXT;
+        UPDATE jobs SET claimed_at = NULL WHERE status <> 'in_progress';
+        UPDATE jobs SET status = 'failed', claim_token = NULL,
+            last_error = 'not claimable: unreadable time in not_before (' || not_before || ') or created_at (' || created_at || ')'
+        WHERE status IN ('queued', 'in_progress') AND NOT ({IsCanonical("not_before")} AND {IsCanonical("created_at")});
+
+        DROP TRIGGER jobs_canonical_insert;
+        DROP TRIGGER jobs_canonical_update;
+        DROP TRIGGER jobs_lease_start;
+
+        CREATE TRIGGER jobs_canonical_insert AFTER INSERT ON jobs
+        WHEN NOT {IsCanonical("NEW.created_at")} OR NOT {IsCanonical("NEW.not_before")}
+          OR NEW.expected_handle <> lower(NEW.expected_handle) OR NEW.expected_handle GLOB '@*'
+        BEGIN
+            SELECT RAISE(ABORT, 'jobs.created_at: {UnreadableTime}') WHERE NOT {IsReadable("NEW.created_at")};
+            SELECT RAISE(ABORT, 'jobs.not_before: {UnreadableTime}') WHERE NOT {IsReadable("NEW.not_before")};
+            UPDATE jobs SET
+                created_at = {Normalise("created_at")},
+                not_before = {Normalise("not_before")},
+                expected_handle = lower(CASE WHEN expected_handle GLOB '@*' THEN substr(expected_handle, 2) ELSE expected_handle END)
+            WHERE rowid = NEW.rowid;
+        END;
+
+        CREATE TRIGGER jobs_canonical_update AFTER UPDATE OF not_before, posted_at ON jobs
+        WHEN (NEW.not_before IS NOT OLD.not_before AND NOT {IsCanonical("NEW.not_before")})
+          OR (NEW.posted_at IS NOT NULL AND NEW.posted_at IS NOT OLD.posted_at AND NOT {IsCanonical("NEW.posted_at")})
+        BEGIN
+            SELECT RAISE(ABORT, 'jobs.not_before: {UnreadableTime}') WHERE NOT {IsReadable("NEW.not_before")};
+            SELECT RAISE(ABORT, 'jobs.posted_at: {UnreadableTime}') WHERE NEW.posted_at IS NOT NULL AND NOT {IsReadable("NEW.posted_at")};
+            UPDATE jobs SET not_before = {Normalise("not_before")}, posted_at = {Normalise("posted_at")}
+            WHERE rowid = NEW.rowid;
+        END;
+
+        -- A claim without a token of ours is another program's: its lease starts now, whatever the job held before.
+        CREATE TRIGGER jobs_lease_start AFTER UPDATE OF status ON jobs
+        WHEN NEW.status = 'in_progress' AND OLD.status <> 'in_progress' AND NEW.claim_token IS OLD.claim_token
+        BEGIN
+            UPDATE jobs SET claimed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE rowid = NEW.rowid;
+        END;
+
+        CREATE TRIGGER jobs_lease_start_insert AFTER INSERT ON jobs
+        WHEN NEW.status = 'in_progress' AND NEW.claimed_at IS NULL
+        BEGIN
+            UPDATE jobs SET claimed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE rowid = NEW.rowid;
+        END;
+        """;
+
     /// <summary>Brings the open database up to <paramref name="targetVersion"/> inside one immediate transaction.</summary>
     /// <returns>The version found before migrating.</returns>
     public static int Migrate(SqliteConnection connection, RecordKeys keys, int targetVersion = CurrentVersion)
     {
+        // A current database needs no write lock to open: readers keep working while another process writes.
+        int current = UserVersion(connection);
+        if (current == targetVersion) return current;
         using var tx = connection.BeginTransaction(deferred: false);
         int version = UserVersion(connection, tx);
         if (version > CurrentVersion)
@@ -154,6 +228,7 @@ internal static class Schema
                     Execute(connection, tx, V3);
                     BackfillRecordKeys(connection, tx, keys);
                     break;
+                case 4: Execute(connection, tx, V4); break;
             }
             Execute(connection, tx, $"PRAGMA user_version = {version};");
         }

@@ -14,6 +14,9 @@ internal sealed class Session : IDisposable
 
     public SqliteConnection Connection { get; }
 
+    /// <summary>True while a transaction is open (SQLite may roll one back by itself, on a full disk or an I/O error).</summary>
+    public bool InTransaction => SQLitePCL.raw.sqlite3_get_autocommit(Connection.Handle) == 0;
+
     /// <summary>The prepared command for <paramref name="sql"/>, its parameters cleared.</summary>
     public SqliteCommand Command(string sql)
     {

@@ -29,7 +29,9 @@ public sealed class QueueClient
     public QueueClient(ICanTell queue, TimeSpan? timeout = null, int retries = 2)
     {
         _queue = queue;
-        _timeout = timeout ?? TimeSpan.FromSeconds(10);
+        // Longer than the service's default busy timeout (10 s), so a write that waits for the lock is
+        // not given up on just before it commits.
+        _timeout = timeout ?? TimeSpan.FromSeconds(30);
         _retries = retries;
     }
 

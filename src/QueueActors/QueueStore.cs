@@ -130,14 +130,23 @@ internal sealed class QueueStore : ReceiveActor
             {
                 foreach (var pending in batch)
                 {
+                    // Each request runs under its own savepoint: whatever one request does wrong is undone
+                    // alone, and never rolls back, or is committed with, another request's work.
+                    s.Execute("SAVEPOINT request;");
                     try
                     {
                         pending.Reply = Execute(s, pending.Request);
+                        s.Execute("RELEASE request;");
                     }
-                    catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
+                    catch (Exception e) when (e is not Microsoft.Data.Sqlite.SqliteException || s.InTransaction)
                     {
-                        // Refusals are decided before anything is written, so the rest of the batch stands.
-                        pending.Reply = QueueErrorCodes.From(e);
+                        if (!s.InTransaction) throw; // SQLite itself rolled back (disk full, I/O): the whole batch fails
+                        s.Execute("ROLLBACK TO request; RELEASE request;");
+                        pending.Reply = e is ArgumentException or InvalidOperationException or KeyNotFoundException
+                            ? QueueErrorCodes.From(e)
+                            : new QueueError(QueueErrorCodes.Storage, $"{e.GetType().Name}: {e.Message}");
+                        if (pending.Reply is QueueError { Code: QueueErrorCodes.Storage } failure)
+                            _log.Error(e, "A {0} failed and was undone alone: {1}", pending.Request.GetType().Name, failure.Message);
                     }
                 }
                 return 0;

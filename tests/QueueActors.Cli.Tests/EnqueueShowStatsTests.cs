@@ -173,10 +173,21 @@ public sealed class EnqueueShowStatsTests : IDisposable
         var first = await EnqueueIdAsync("--idempotency-key", "post-42");
         var second = await EnqueueIdAsync("--idempotency-key", "post-42");
         Assert.Equal(first, second);
-        var plain = await Bsq.OkAsync("enqueue", "--text", "again", "--handle", "alice.example.com",
+        var plain = await Bsq.OkAsync("enqueue", "--text", "hello from the tests", "--handle", "alice.example.com",
             "--idempotency-key", "post-42", "--db", _dir.Db);
         Assert.Contains(first, plain.Out);
         Assert.Contains("already queued", plain.Out);
+        Assert.Equal(1, (await _dir.StatsAsync()).Queued);
+    }
+
+    [Fact]
+    public async Task Enqueue_of_a_different_post_under_a_used_idempotency_key_is_bad_input_and_stores_nothing()
+    {
+        var first = await EnqueueIdAsync("--idempotency-key", "post-42");
+        var run = await Bsq.RunExpectingAsync(Program.BadInput, "enqueue", "--text", "another post", "--handle", "alice.example.com",
+            "--idempotency-key", "post-42", "--db", _dir.Db);
+        Assert.Contains("already names a different job", run.Err);
+        Assert.Contains(first, run.Err);
         Assert.Equal(1, (await _dir.StatsAsync()).Queued);
     }
 

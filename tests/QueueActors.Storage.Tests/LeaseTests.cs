@@ -318,8 +318,8 @@ public sealed partial class LeaseTests : IDisposable
         Assert.True(first.Created);
         _clock.Advance(TimeSpan.FromMinutes(1));
 
-        var second = _queue.Enqueue(StorageTestKit.Post("changed text", StorageTestKit.Bob, idempotencyKey: "import:posts.jsonl:1"));
-        var third = await _queue.EnqueueAsync(StorageTestKit.Post("again", idempotencyKey: "import:posts.jsonl:1"));
+        var second = _queue.Enqueue(StorageTestKit.Post("original", idempotencyKey: "import:posts.jsonl:1"));
+        var third = await _queue.EnqueueAsync(StorageTestKit.Post("original", idempotencyKey: "import:posts.jsonl:1"));
 
         Assert.Equal(new EnqueueResult(first.Id, Created: false), second);
         Assert.Equal(first.Id, third);
@@ -333,8 +333,23 @@ public sealed partial class LeaseTests : IDisposable
         // Still matched after the job was claimed and posted.
         var claimed = await StorageTestKit.ClaimAsync(_queue);
         await _queue.MarkPostedAsync(claimed.Id, StorageTestKit.Uri(claimed.RecordKey), "https://x", claimed.ClaimToken);
-        Assert.Equal(first.Id, await _queue.EnqueueAsync(StorageTestKit.Post("once more", idempotencyKey: "import:posts.jsonl:1")));
+        Assert.Equal(first.Id, await _queue.EnqueueAsync(StorageTestKit.Post("original", idempotencyKey: "import:posts.jsonl:1")));
         Assert.Equal(1, _db.Count());
+    }
+
+    [Fact]
+    public async Task IdempotentEnqueue_KeyReusedForADifferentJob_IsRefusedAndChangesNothing()
+    {
+        var first = await _queue.EnqueueAsync(StorageTestKit.Post("launch day! 🚀", idempotencyKey: "launch"));
+
+        var e = Assert.Throws<ArgumentException>(() =>
+            _queue.Enqueue(StorageTestKit.Post("a different post under the same key", idempotencyKey: "launch")));
+        Assert.Equal(nameof(NewJob.IdempotencyKey), e.ParamName);
+        Assert.Contains(first, e.Message);
+        Assert.Equal(1, _db.Count());
+        Assert.Equal("launch day! 🚀", (await StorageTestKit.GetAsync(_queue, first)).Text);
+        await Assert.ThrowsAsync<ArgumentException>(() =>
+            _queue.EnqueueAsync(StorageTestKit.Post("launch day! 🚀", StorageTestKit.Bob, idempotencyKey: "launch")));
 
         // Other keys, and no key, add rows.
         await _queue.EnqueueAsync(StorageTestKit.Post("other", idempotencyKey: "import:posts.jsonl:2"));
@@ -355,7 +370,7 @@ public sealed partial class LeaseTests : IDisposable
                 var q = queues[worker % queues.Count];
                 for (int round = 0; round < 10; round++)
                 {
-                    results.Add(q.Enqueue(StorageTestKit.Post($"dup from {worker}", idempotencyKey: "the-one")));
+                    results.Add(q.Enqueue(StorageTestKit.Post("the same job from every worker", idempotencyKey: "the-one")));
                     results.Add(q.Enqueue(StorageTestKit.Post($"round {round}", idempotencyKey: $"round-{round}")));
                 }
             });

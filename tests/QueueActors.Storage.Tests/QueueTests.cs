@@ -620,7 +620,7 @@ public sealed class QueueTests : IDisposable
         var first = await _queue.EnqueueAsync(StorageTestKit.Post("keyed", idempotencyKey: "k-1"));
 
         var results = await _queue.EnqueueManyAsync([
-            StorageTestKit.Post("keyed again", idempotencyKey: "k-1"), StorageTestKit.Post("new", idempotencyKey: "k-2")]);
+            StorageTestKit.Post("keyed", idempotencyKey: "k-1"), StorageTestKit.Post("new", idempotencyKey: "k-2")]);
 
         Assert.Equal(new EnqueueResult(first, Created: false), results[0]);
         Assert.True(results[1].Created);

@@ -94,7 +94,7 @@ try
             {
                 var result = queue.Enqueue(new NewJob
                 {
-                    Text = $"keyed job, copy {i} of process {Environment.ProcessId}",
+                    Text = "the same keyed job from every process",
                     ExpectedHandle = "alice.bsky.social",
                     IdempotencyKey = positional[0],
                 });
