@@ -126,31 +126,14 @@ internal sealed class QueueStore : ReceiveActor
         _batch.Clear();
         try
         {
-            Queue.Write(s =>
-            {
-                foreach (var pending in batch)
-                {
-                    // Each request runs under its own savepoint: whatever one request does wrong is undone
-                    // alone, and never rolls back, or is committed with, another request's work.
-                    s.Execute("SAVEPOINT request;");
-                    try
-                    {
-                        pending.Reply = Execute(s, pending.Request);
-                        s.Execute("RELEASE request;");
-                    }
-                    catch (Exception e) when (e is not Microsoft.Data.Sqlite.SqliteException || s.InTransaction)
-                    {
-                        if (!s.InTransaction) throw; // SQLite itself rolled back (disk full, I/O): the whole batch fails
-                        s.Execute("ROLLBACK TO request; RELEASE request;");
-                        pending.Reply = e is ArgumentException or InvalidOperationException or KeyNotFoundException
-                            ? QueueErrorCodes.From(e)
-                            : new QueueError(QueueErrorCodes.Storage, $"{e.GetType().Name}: {e.Message}");
-                        if (pending.Reply is QueueError { Code: QueueErrorCodes.Storage } failure)
-                            _log.Error(e, "A {0} failed and was undone alone: {1}", pending.Request.GetType().Name, failure.Message);
-                    }
-                }
-                return 0;
-            });
+            // Fast path: the whole batch in one transaction. Refusals (unknown job, lost lease, bad
+            // input) are decided before anything is written, so they are answered alone and the rest
+            // stands. Anything else thrown mid-request (a failed statement, unreadable data) might leave
+            // that request half done: then the transaction is rolled back, nothing having been answered,
+            // and the batch runs again with each request under its own savepoint, so the failure is
+            // undone alone. Only when SQLite itself ended the transaction (a full disk, an I/O error)
+            // does the whole batch fail.
+            if (!TryRun(batch, isolated: false)) TryRun(batch, isolated: true);
         }
         catch (Exception e)
         {
@@ -160,6 +143,54 @@ internal sealed class QueueStore : ReceiveActor
         }
         foreach (var pending in batch) pending.ReplyTo.Tell(pending.Reply);
     }
+
+    /// <summary>Runs the batch in one transaction; false when the fast path met an unexpected failure and rolled back.</summary>
+    private bool TryRun(Pending[] batch, bool isolated)
+    {
+        try
+        {
+            Queue.Write(s => Run(s, batch, isolated));
+            return true;
+        }
+        catch (RetryIsolated)
+        {
+            return false;
+        }
+    }
+
+    private int Run(Session s, Pending[] batch, bool isolated)
+    {
+        foreach (var pending in batch)
+        {
+            if (isolated) s.Execute("SAVEPOINT request;");
+            try
+            {
+                pending.Reply = Execute(s, pending.Request);
+                if (isolated) s.Execute("RELEASE request;");
+            }
+            catch (Exception e) when (IsRefusal(e))
+            {
+                if (isolated) s.Execute("RELEASE request;");
+                pending.Reply = QueueErrorCodes.From(e);
+            }
+            catch (Exception e) when (!isolated && s.InTransaction)
+            {
+                _log.Warning("A {0} failed unexpectedly ({1}); running its batch again with each request isolated",
+                    pending.Request.GetType().Name, e.Message);
+                throw new RetryIsolated();
+            }
+            catch (Exception e) when (isolated && s.InTransaction)
+            {
+                s.Execute("ROLLBACK TO request; RELEASE request;");
+                pending.Reply = new QueueError(QueueErrorCodes.Storage, $"{e.GetType().Name}: {e.Message}");
+                _log.Error(e, "A {0} failed and was undone alone", pending.Request.GetType().Name);
+            }
+        }
+        return batch.Length;
+    }
+
+    private static bool IsRefusal(Exception e) =>
+        e is ArgumentException or InvalidOperationException or KeyNotFoundException;
 
     private object Execute(Session s, IQueueRequest request)
     {
@@ -198,6 +229,9 @@ internal sealed class QueueStore : ReceiveActor
         public IActorRef ReplyTo { get; } = replyTo;
         public object Reply { get; set; } = new QueueError(QueueErrorCodes.Storage, "not executed");
     }
+
+    /// <summary>Aborts the fast path's transaction so the batch runs again isolated.</summary>
+    private sealed class RetryIsolated : Exception;
 
     private sealed class Flush
     {
