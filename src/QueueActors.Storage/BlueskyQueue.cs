@@ -584,14 +584,14 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     /// <summary>Runs <paramref name="work"/> in one <c>BEGIN IMMEDIATE</c> transaction and commits it.</summary>
     internal T Write<T>(Func<Session, T> work)
     {
-        var session = Rent();
-        if (!File.Exists(DbPath))
+        if (_initialised && !File.Exists(DbPath))
         {
             // Deleted or moved under us: a write would go to a detached file and be lost with it.
-            Return(session, healthy: false);
+            while (_pool.TryTake(out var stale)) stale.Dispose();
             throw new QueueStorageException(DbPath,
                 "the database file has disappeared (deleted or moved while open); writes are refused so that nothing is acknowledged into a lost file");
         }
+        var session = Rent();
         bool healthy = true;
         try
         {
@@ -668,9 +668,13 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         else session.Dispose();
     }
 
-    private Session Open()
+    private Session Open(bool create = false)
     {
-        var connection = new SqliteConnection(_connectionString);
+        // Only the first open may create the file: later ones must not make an empty database at a
+        // path whose file was deleted under us.
+        var connection = new SqliteConnection(create
+            ? _connectionString
+            : new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadWrite }.ToString());
         try
         {
             connection.Open();
@@ -711,7 +715,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
             {
                 throw new QueueStorageException(DbPath, $"cannot create the database folder: {e.Message}", e);
             }
-            var session = Open();
+            var session = Open(create: true);
             try
             {
                 var mode = session.Scalar("PRAGMA journal_mode = WAL;") as string;

@@ -159,7 +159,7 @@ internal static class Schema
     private static readonly string V4 = $"""
         ALTER TABLE jobs ADD COLUMN idempotency_hash TEXT;
         UPDATE jobs SET claimed_at = NULL WHERE status <> 'in_progress';
-        UPDATE jobs SET status = 'failed', claim_token = NULL,
+        UPDATE jobs SET status = 'failed', claim_token = NULL, claimed_at = NULL,
             last_error = 'not claimable: unreadable time in not_before (' || not_before || ') or created_at (' || created_at || ')'
         WHERE status IN ('queued', 'in_progress') AND NOT ({IsCanonical("not_before")} AND {IsCanonical("created_at")});
 

@@ -225,6 +225,21 @@ public sealed class ProtocolTests(ITestOutputHelper output) : QueueTestKit(outpu
     }
 
     [Fact]
+    public async Task ReclaimStale_with_a_negative_timeout_is_answered_validation_and_reclaims_nothing()
+    {
+        var manager = StartManager();
+        var job = await EnqueueAndClaim(manager);
+        Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await AskError(manager, new ReclaimStale(TimeSpan.FromSeconds(-300)), QueueErrorCodes.Validation);
+
+        var stored = await GetJob(manager, job.Id);
+        Assert.Equal(JobStatus.InProgress, stored.Status);
+        Assert.Equal(job.ClaimToken, stored.ClaimToken);
+        Assert.Equal(0, stored.Attempts);
+    }
+
+    [Fact]
     public async Task GetJob_is_answered_JobInfo_with_the_job_or_null()
     {
         var manager = StartManager();
