@@ -51,6 +51,8 @@ internal static class DemoCommand
     public static async Task<int> RunAsync(string file, string? dbPath, int postersPerHandle, double retryRate,
         TextWriter output, CancellationToken ct)
     {
+        if (Path.GetFileName(file).StartsWith('-'))
+            throw new ArgumentException($"demo: '{Path.GetFileName(file)}' is not an option of demo (see bsq demo --help)", nameof(file));
         bool fresh = dbPath is null;
         dbPath ??= Path.Combine(Path.GetTempPath(), $"bsq-demo-{Guid.NewGuid():N}", "queue.sqlite3");
 

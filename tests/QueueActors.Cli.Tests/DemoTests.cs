@@ -144,6 +144,14 @@ public sealed class DemoTests : IDisposable
     }
 
     [Fact]
+    public async Task Demo_with_an_option_it_does_not_have_says_so_instead_of_looking_for_a_file()
+    {
+        var run = await Bsq.RunExpectingAsync(Program.BadInput, "demo", "--json", "--db", _dir.Db);
+        Assert.Contains("'--json' is not an option of demo", run.Err);
+        Assert.False(File.Exists(_dir.Db));
+    }
+
+    [Fact]
     public async Task Demo_of_a_missing_file_is_bad_input()
     {
         var run = await Bsq.RunExpectingAsync(Program.BadInput, "demo", _dir.PathOf("nope.jsonl"), "--db", _dir.Db);
