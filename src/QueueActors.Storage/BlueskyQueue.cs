@@ -123,10 +123,19 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     /// wins, then the earliest <c>created_at</c>, then insertion order. No two callers, in any
     /// process, ever get the same claim.
     /// </summary>
-    public Task<Job?> ClaimNextAsync(string? handle = null, CancellationToken ct = default)
+    public Task<Job?> ClaimNextAsync(string? handle = null, CancellationToken ct = default) =>
+        ClaimNextAsync(handle, null, ct);
+
+    /// <summary>
+    /// As <see cref="ClaimNextAsync(string?, CancellationToken)"/>, with the claim token chosen by the
+    /// caller: a retried claim with the same token gets back the job it claimed the first time (if it
+    /// is still in progress under that token) instead of a second job, so a claim whose answer was
+    /// lost is not left leased to no one.
+    /// </summary>
+    public Task<Job?> ClaimNextAsync(string? handle, string? claimToken, CancellationToken ct = default)
     {
         ct.ThrowIfCancellationRequested();
-        return Task.FromResult(Write(s => ClaimNext(s, handle)));
+        return Task.FromResult(Write(s => ClaimNext(s, handle, claimToken)));
     }
 
     /// <summary>Marks an in-progress job posted with its AT-URI and web URL. Replaying the same uri on a posted job is a no-op.</summary>
@@ -342,8 +351,16 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
     }
 
-    internal Job? ClaimNext(Session s, string? handle)
+    internal Job? ClaimNext(Session s, string? handle, string? claimToken = null)
     {
+        if (claimToken is not null)
+        {
+            if (claimToken.Length is 0 or > 128 || claimToken.Any(char.IsWhiteSpace))
+                throw new ArgumentException("claim token must be 1 to 128 characters without spaces", nameof(claimToken));
+            using var earlier = s.Query(
+                $"SELECT {JobColumns} FROM jobs WHERE claim_token = $token AND status = 'in_progress';", ("$token", claimToken));
+            if (earlier.Read()) return ReadJob(earlier);
+        }
         // SQLite has no row locks and no FOR UPDATE SKIP LOCKED. The same guarantee comes from the
         // caller's BEGIN IMMEDIATE (one writer at a time, across processes) and this single
         // statement, which picks and takes the job atomically.
@@ -361,7 +378,7 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
                            ORDER BY not_before, created_at, rowid LIMIT 1)
             RETURNING {JobColumns};
             """,
-            ("$now", DbTime.ToDb(now)), ("$token", Guid.NewGuid().ToString("N")),
+            ("$now", DbTime.ToDb(now)), ("$token", claimToken ?? Guid.NewGuid().ToString("N")),
             ("$record_key", _recordKeys.Next()), ("$handle", handle is null ? null : Handles.Normalize(handle)));
         return reader.Read() ? ReadJob(reader) : null;
     }

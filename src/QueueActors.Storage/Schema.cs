@@ -10,7 +10,7 @@ namespace QueueActors.Storage;
 internal static class Schema
 {
     /// <summary>The version this code writes; <c>PRAGMA user_version</c> holds the file's.</summary>
-    public const int CurrentVersion = 4;
+    public const int CurrentVersion = 5;
 
     /// <summary>The card's DDL, unchanged.</summary>
     public const string CardDdl = """
@@ -204,6 +204,11 @@ internal static class Schema
         END;
         """;
 
+    /// <summary>Finds a claim by its token, so a retried claim gets back the job it took the first time.</summary>
+    private const string V5 = """
+        CREATE INDEX idx_jobs_claim_token ON jobs(claim_token) WHERE claim_token IS NOT NULL;
+        """;
+
     /// <summary>Brings the open database up to <paramref name="targetVersion"/> inside one immediate transaction.</summary>
     /// <returns>The version found before migrating.</returns>
     public static int Migrate(SqliteConnection connection, RecordKeys keys, int targetVersion = CurrentVersion)
@@ -229,6 +234,7 @@ internal static class Schema
                     BackfillRecordKeys(connection, tx, keys);
                     break;
                 case 4: Execute(connection, tx, V4); break;
+                case 5: Execute(connection, tx, V5); break;
             }
             Execute(connection, tx, $"PRAGMA user_version = {version};");
         }

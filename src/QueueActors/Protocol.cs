@@ -25,8 +25,12 @@ public sealed record Enqueue(NewJob Job) : IQueueRequest, IWithHandle
 /// <summary>The job was stored (or, with an idempotency key already used, found) under <paramref name="JobId"/>.</summary>
 public sealed record Enqueued(string JobId, bool Created = true) : IQueueMessage;
 
-/// <summary>Claims the next due job of <paramref name="Handle"/> (any handle when null); answered with <see cref="JobClaimed"/>.</summary>
-public sealed record ClaimNext(string? Handle = null) : IQueueRequest, IWithHandle;
+/// <summary>
+/// Claims the next due job of <paramref name="Handle"/> (any handle when null); answered with <see cref="JobClaimed"/>.
+/// With a <paramref name="RequestId"/> (it becomes the claim token), sending the same request again returns
+/// the job the first one claimed, so a claim whose answer was lost can be retried safely.
+/// </summary>
+public sealed record ClaimNext(string? Handle = null, string? RequestId = null) : IQueueRequest, IWithHandle;
 
 /// <summary>The claimed job, already in progress, or null when nothing is due.</summary>
 public sealed record JobClaimed(Job? Job) : IQueueMessage;

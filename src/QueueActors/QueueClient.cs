@@ -16,8 +16,8 @@ public sealed class QueueException(QueueError error) : Exception($"{error.Code}:
 /// <summary>
 /// Typed calls to a queue service, in this process or remote: each is an Ask with a timeout, and
 /// a <see cref="QueueError"/> answer is thrown as <see cref="QueueException"/>. Only calls that are
-/// safe to repeat (reads, lease renewals, an enqueue with an idempotency key, the report of a post)
-/// are retried after a timeout.
+/// safe to repeat (reads, lease renewals, an enqueue with an idempotency key, the report of a post,
+/// a claim, which carries a request id of its own) are retried after a timeout.
 /// </summary>
 public sealed class QueueClient
 {
@@ -39,9 +39,12 @@ public sealed class QueueClient
     public async Task<string> EnqueueAsync(NewJob job, CancellationToken ct = default) =>
         (await Ask<Enqueued>(new Enqueue(job), safe: job.IdempotencyKey is not null, ct)).JobId;
 
-    /// <summary>Claims the next due job of a handle (any when null), or null.</summary>
+    /// <summary>
+    /// Claims the next due job of a handle (any when null), or null. The request carries an id of its
+    /// own, so a retry after a timeout gets back the job the first try claimed rather than a second one.
+    /// </summary>
     public async Task<Job?> ClaimNextAsync(string? handle = null, CancellationToken ct = default) =>
-        (await Ask<JobClaimed>(new ClaimNext(handle), safe: false, ct)).Job;
+        (await Ask<JobClaimed>(new ClaimNext(handle, Guid.NewGuid().ToString("N")), safe: true, ct)).Job;
 
     /// <summary>Reports a job published.</summary>
     public Task<JobUpdated> MarkPostedAsync(string jobId, string uri, string url, string? claimToken = null, CancellationToken ct = default) =>

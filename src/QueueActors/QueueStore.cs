@@ -198,7 +198,7 @@ internal sealed class QueueStore : ReceiveActor
         switch (request)
         {
             case ClaimNext m:
-                return new JobClaimed(q.ClaimNext(s, m.Handle));
+                return new JobClaimed(q.ClaimNext(s, m.Handle, m.RequestId));
             case MarkPosted m:
                 q.MarkPosted(s, m.JobId, m.Uri, m.Url, m.ClaimToken);
                 return new JobUpdated(m.JobId, JobStatus.Posted);

@@ -66,6 +66,24 @@ public sealed partial class LeaseTests : IDisposable
     }
 
     [Fact]
+    public async Task ClaimWithAToken_RetriedWithTheSameToken_ReturnsTheSameJobAndClaimsNoOther()
+    {
+        var first = await _queue.EnqueueAsync(StorageTestKit.Post("first"));
+        var second = await _queue.EnqueueAsync(StorageTestKit.Post("second"));
+
+        var claimed = await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-1");
+        var retried = await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-1");
+
+        Assert.Equal(first, claimed!.Id);
+        Assert.Equal("request-1", claimed.ClaimToken);
+        Assert.Equal(claimed.Id, retried!.Id);
+        Assert.Equal(claimed.ClaimedAt, retried.ClaimedAt); // the lease was not restarted either
+        Assert.Equal(JobStatus.Queued, (await StorageTestKit.GetAsync(_queue, second)).Status);
+        Assert.Equal(second, (await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-2"))!.Id);
+        Assert.Throws<ArgumentException>(() => _queue.ClaimNextAsync(StorageTestKit.Alice, "has space").GetAwaiter().GetResult());
+    }
+
+    [Fact]
     public async Task LeaseExpired_ReclaimedAndClaimedByB_AsMarkPostedRefused_BsSucceeds_PostedOnce()
     {
         var (a, b) = await LoseLeaseToB();

@@ -14,6 +14,21 @@ public sealed class ProtocolTests(ITestOutputHelper output) : QueueTestKit(outpu
     // ---- Replies ----
 
     [Fact]
+    public async Task ClaimNext_sent_again_with_the_same_request_id_is_answered_with_the_same_job()
+    {
+        var manager = StartManager();
+        var first = await Enqueue(manager, JobFor(Alice, "first"));
+        var second = await Enqueue(manager, JobFor(Alice, "second"));
+
+        var claimed = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, "req-1"))).Job;
+        var again = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, "req-1"))).Job;
+
+        Assert.Equal(first, claimed?.Id);
+        Assert.Equal(first, again?.Id);
+        Assert.Equal(JobStatus.Queued, (await GetJob(manager, second)).Status);
+    }
+
+    [Fact]
     public async Task Enqueue_is_answered_Enqueued_with_the_id_of_a_queued_job()
     {
         var manager = StartManager();
