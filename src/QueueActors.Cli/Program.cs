@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 using QueueActors.Storage;
 
@@ -252,17 +250,8 @@ public static class Program
         return new ImportOutcome(stored.Count, stored.Count(r => r.Created), lines.Where(l => !l.IsValid).ToList());
     }
 
-    /// <summary>
-    /// The key of a line's content. The image counts by its bytes, not its path, so the same file
-    /// imported from another folder (or another checkout) is still the same job.
-    /// </summary>
-    private static string ContentKey(NewJob job)
-    {
-        var image = job.ImagePath is null ? "" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(job.ImagePath)));
-        var content = string.Join("\u001f", job.Text, job.ExpectedHandle, job.ReplyToUri, job.ReplyToCid, image,
-            job.ImageAlt, job.NotBefore is { } nb ? JobJson.Time(nb) : "", job.DryRun, job.MaxAttempts);
-        return "import:v2:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
-    }
+    /// <summary>The key of a line's content: the same post imported again, from any folder, is the same job.</summary>
+    private static string ContentKey(NewJob job) => "import:" + BlueskyQueue.ContentHash(job);
 
     private static Command Stats()
     {

@@ -340,8 +340,11 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>What an idempotency key names: the job as given (a null not_before stays null, so retries match).</summary>
-    private static string ContentHash(NewJob job)
+    /// <summary>
+    /// A digest of what a job says (its image by its bytes; a null not_before stays null, so retries
+    /// match): what an idempotency key names, and the key <c>bsq import</c> gives a line.
+    /// </summary>
+    public static string ContentHash(NewJob job)
     {
         // The image counts by its bytes: the same picture enqueued from another folder is the same job.
         var image = job.ImagePath is null ? "" : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(job.ImagePath)));
