@@ -100,8 +100,9 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     public EnqueueResult Enqueue(NewJob job, CancellationToken ct = default)
     {
         var valid = JobValidator.Validate(job, _settings.MaxImageBytes);
+        var hash = HashIfKeyed(valid);
         ct.ThrowIfCancellationRequested();
-        return Write(s => InsertJob(s, valid));
+        return Write(s => InsertJob(s, valid, hash));
     }
 
     /// <summary>
@@ -110,9 +111,9 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     /// </summary>
     public Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IEnumerable<NewJob> jobs, CancellationToken ct = default)
     {
-        var valid = jobs.Select(j => JobValidator.Validate(j, _settings.MaxImageBytes)).ToList();
+        var valid = jobs.Select(j => JobValidator.Validate(j, _settings.MaxImageBytes)).Select(j => (Job: j, Hash: HashIfKeyed(j))).ToList();
         ct.ThrowIfCancellationRequested();
-        IReadOnlyList<EnqueueResult> results = Write(s => valid.Select(j => InsertJob(s, j)).ToList());
+        IReadOnlyList<EnqueueResult> results = Write(s => valid.Select(j => InsertJob(s, j.Job, j.Hash)).ToList());
         return Task.FromResult(results);
     }
 
@@ -296,11 +297,12 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
 
     // ---- Transitions: each runs inside the caller's transaction and does one atomic write. ----
 
-    internal EnqueueResult InsertJob(Session s, NewJob job)
+    /// <summary>Inserts a validated job; <paramref name="idempotencyHash"/> is its <see cref="ContentHash"/> when it has a key, computed before the write lock is taken.</summary>
+    internal EnqueueResult InsertJob(Session s, NewJob job, string? idempotencyHash)
     {
         var now = DbTime.ToDb(_time.GetUtcNow());
         string id = Guid.NewGuid().ToString();
-        string? hash = job.IdempotencyKey is null ? null : ContentHash(job);
+
         for (int tries = 0; ; tries++)
         {
             try
@@ -321,13 +323,13 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
                     ("$image_path", job.ImagePath), ("$image_alt", job.ImageAlt), ("$handle", job.ExpectedHandle),
                     ("$dry_run", job.DryRun ? 1 : 0), ("$max_attempts", job.MaxAttempts),
                     ("$record_key", _recordKeys.Next()), ("$idempotency_key", job.IdempotencyKey),
-                    ("$idempotency_hash", hash));
+                    ("$idempotency_hash", idempotencyHash));
                 if (inserted is string newId) return new EnqueueResult(newId, Created: true);
                 using var reader = s.Query("SELECT id, idempotency_hash FROM jobs WHERE idempotency_key = $key;",
                     ("$key", job.IdempotencyKey));
                 reader.Read();
                 var existing = reader.GetString(0);
-                if (!reader.IsDBNull(1) && reader.GetString(1) != hash)
+                if (!reader.IsDBNull(1) && reader.GetString(1) != idempotencyHash)
                     throw new ArgumentException(
                         $"idempotency_key '{job.IdempotencyKey}' already names a different job ({existing}); a key may be reused only for the same job",
                         nameof(NewJob.IdempotencyKey));
@@ -339,6 +341,9 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
             }
         }
     }
+
+    /// <summary>The <see cref="ContentHash"/> of a job with an idempotency key, else null.</summary>
+    public static string? HashIfKeyed(NewJob job) => job.IdempotencyKey is null ? null : ContentHash(job);
 
     /// <summary>
     /// A digest of what a job says (its image by its bytes; a null not_before stays null, so retries
@@ -358,10 +363,12 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
     {
         if (claimToken is not null)
         {
-            if (claimToken.Length is 0 or > 128 || claimToken.Any(char.IsWhiteSpace))
-                throw new ArgumentException("claim token must be 1 to 128 characters without spaces", nameof(claimToken));
+            // The token fences every report on the job: it must be unguessable and unique, not a worker's name.
+            if (!Guid.TryParse(claimToken, out _))
+                throw new ArgumentException("a claim's request id must be a random GUID (it becomes the job's claim token)", nameof(claimToken));
             using var earlier = s.Query(
-                $"SELECT {JobColumns} FROM jobs WHERE claim_token = $token AND status = 'in_progress';", ("$token", claimToken));
+                $"SELECT {JobColumns} FROM jobs WHERE claim_token = $token AND status = 'in_progress' AND ($handle IS NULL OR expected_handle = $handle);",
+                ("$token", claimToken), ("$handle", handle is null ? null : Handles.Normalize(handle)));
             if (earlier.Read()) return ReadJob(earlier);
         }
         // SQLite has no row locks and no FOR UPDATE SKIP LOCKED. The same guarantee comes from the
@@ -499,17 +506,16 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
 
     internal DailyCount IncrementDaily(Session s, string handle, bool isReply)
     {
-        using var reader = s.Query(
+        s.Execute(
             """
             INSERT INTO daily_posts (handle, date, post_count, reply_count) VALUES ($handle, $date, $posts, $replies)
             ON CONFLICT (handle, date) DO UPDATE SET post_count = post_count + excluded.post_count,
-                                                     reply_count = reply_count + excluded.reply_count
-            RETURNING post_count, reply_count;
+                                                     reply_count = reply_count + excluded.reply_count;
             """,
             ("$handle", JobValidator.NormalizeHandle(handle)), ("$date", Today()),
             ("$posts", isReply ? 0 : 1), ("$replies", isReply ? 1 : 0));
-        reader.Read();
-        return new DailyCount(reader.GetInt32(0), reader.GetInt32(1));
+        // The answer counts rows another program wrote under other spellings too, as GetDailyCount does.
+        return GetDailyCount(s, handle);
     }
 
     internal Job? GetJob(Session s, string jobId)

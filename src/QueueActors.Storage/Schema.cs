@@ -76,7 +76,7 @@ internal static class Schema
     private static string IsCanonical(string column) =>
         $"({column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' "
         + $"AND (length({column}) = 19 OR (substr({column}, 20, 1) = '.' AND length({column}) > 20 AND NOT substr({column}, 21) GLOB '*[^0-9]*')) "
-        + $"AND julianday({column}) IS NOT NULL)";
+        + $"AND julianday(substr({column}, 1, 19)) IS NOT NULL)"; // whole seconds: SQLite rounds .9995 up past 9999-12-31
 
     /// <summary>True when the text is canonical or can be made so.</summary>
     private static string IsReadable(string column) =>
@@ -159,9 +159,9 @@ internal static class Schema
     private static readonly string V4 = $"""
         ALTER TABLE jobs ADD COLUMN idempotency_hash TEXT;
         UPDATE jobs SET claimed_at = NULL WHERE status <> 'in_progress';
-        UPDATE jobs SET status = 'failed', claim_token = NULL, claimed_at = NULL,
+        UPDATE jobs SET status = 'failed', claim_token = NULL, claimed_at = NULL, finished_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
             last_error = 'not claimable: unreadable time in not_before (' || not_before || ') or created_at (' || created_at || ')'
-        WHERE status IN ('queued', 'in_progress') AND NOT ({IsCanonical("not_before")} AND {IsCanonical("created_at")});
+        WHERE status = 'queued' AND NOT ({IsCanonical("not_before")} AND {IsCanonical("created_at")});
 
         DROP TRIGGER jobs_canonical_insert;
         DROP TRIGGER jobs_canonical_update;
@@ -184,8 +184,8 @@ internal static class Schema
         WHEN (NEW.not_before IS NOT OLD.not_before AND NOT {IsCanonical("NEW.not_before")})
           OR (NEW.posted_at IS NOT NULL AND NEW.posted_at IS NOT OLD.posted_at AND NOT {IsCanonical("NEW.posted_at")})
         BEGIN
-            SELECT RAISE(ABORT, 'jobs.not_before: {UnreadableTime}') WHERE NOT {IsReadable("NEW.not_before")};
-            SELECT RAISE(ABORT, 'jobs.posted_at: {UnreadableTime}') WHERE NEW.posted_at IS NOT NULL AND NOT {IsReadable("NEW.posted_at")};
+            SELECT RAISE(ABORT, 'jobs.not_before: {UnreadableTime}') WHERE NEW.not_before IS NOT OLD.not_before AND NOT {IsReadable("NEW.not_before")};
+            SELECT RAISE(ABORT, 'jobs.posted_at: {UnreadableTime}') WHERE NEW.posted_at IS NOT NULL AND NEW.posted_at IS NOT OLD.posted_at AND NOT {IsReadable("NEW.posted_at")};
             UPDATE jobs SET not_before = {Normalise("not_before")}, posted_at = {Normalise("posted_at")}
             WHERE rowid = NEW.rowid;
         END;
@@ -204,9 +204,20 @@ internal static class Schema
         END;
         """;
 
-    /// <summary>Finds a claim by its token, so a retried claim gets back the job it took the first time.</summary>
+    /// <summary>
+    /// Finds a claim by its token, so a retried claim gets back the job it took the first time.
+    /// Another program changing a job's status leaves our claim token behind: it no longer holds the
+    /// job, so it is dropped, and neither a retried claim nor a fenced report can use it.
+    /// </summary>
     private const string V5 = """
         CREATE INDEX idx_jobs_claim_token ON jobs(claim_token) WHERE claim_token IS NOT NULL;
+        UPDATE jobs SET claim_token = NULL WHERE status <> 'in_progress' AND claim_token IS NOT NULL;
+
+        CREATE TRIGGER jobs_foreign_status_drops_token AFTER UPDATE OF status ON jobs
+        WHEN NEW.status IS NOT OLD.status AND NEW.claim_token IS OLD.claim_token AND NEW.claim_token IS NOT NULL
+        BEGIN
+            UPDATE jobs SET claim_token = NULL WHERE rowid = NEW.rowid;
+        END;
         """;
 
     /// <summary>Brings the open database up to <paramref name="targetVersion"/> inside one immediate transaction.</summary>

@@ -41,7 +41,8 @@ internal sealed class QueueStore : ReceiveActor
                 Sender.Tell(QueueErrorCodes.From(e));
                 return;
             }
-            Add(new Enqueue(valid));
+            // Hashing the image for an idempotency key reads the file: also done before the write lock.
+            Add(new PreparedEnqueue(valid, BlueskyQueue.HashIfKeyed(valid)));
         });
         Receive<IQueueRequest>(Add);
     }
@@ -189,8 +190,9 @@ internal sealed class QueueStore : ReceiveActor
         return batch.Length;
     }
 
+    // Only the queue's own refusals, which it decides before writing anything.
     private static bool IsRefusal(Exception e) =>
-        e is ArgumentException or InvalidOperationException or KeyNotFoundException;
+        e is ArgumentException or JobNotFoundException or InvalidJobStateException;
 
     private object Execute(Session s, IQueueRequest request)
     {
@@ -210,8 +212,8 @@ internal sealed class QueueStore : ReceiveActor
             case ExtendLease m:
                 q.ExtendLease(s, m.JobId, m.ClaimToken);
                 return new JobUpdated(m.JobId, JobStatus.InProgress);
-            case Enqueue m:
-                var result = q.InsertJob(s, m.Job);
+            case PreparedEnqueue m:
+                var result = q.InsertJob(s, m.Job, m.IdempotencyHash);
                 return new Enqueued(result.Id, result.Created);
             case IncrementDaily m:
                 return q.IncrementDaily(s, m.Handle, m.IsReply);
@@ -229,6 +231,9 @@ internal sealed class QueueStore : ReceiveActor
         public IActorRef ReplyTo { get; } = replyTo;
         public object Reply { get; set; } = new QueueError(QueueErrorCodes.Storage, "not executed");
     }
+
+    /// <summary>An enqueue validated, and hashed if keyed, before it joins a batch.</summary>
+    private sealed record PreparedEnqueue(NewJob Job, string? IdempotencyHash) : IQueueRequest;
 
     /// <summary>Aborts the fast path's transaction so the batch runs again isolated.</summary>
     private sealed class RetryIsolated : Exception;

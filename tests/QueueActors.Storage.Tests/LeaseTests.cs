@@ -70,17 +70,45 @@ public sealed partial class LeaseTests : IDisposable
     {
         var first = await _queue.EnqueueAsync(StorageTestKit.Post("first"));
         var second = await _queue.EnqueueAsync(StorageTestKit.Post("second"));
+        var request = Guid.NewGuid().ToString("N");
 
-        var claimed = await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-1");
-        var retried = await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-1");
+        var claimed = await _queue.ClaimNextAsync(StorageTestKit.Alice, request);
+        var retried = await _queue.ClaimNextAsync(StorageTestKit.Alice, request);
 
         Assert.Equal(first, claimed!.Id);
-        Assert.Equal("request-1", claimed.ClaimToken);
+        Assert.Equal(request, claimed.ClaimToken);
         Assert.Equal(claimed.Id, retried!.Id);
         Assert.Equal(claimed.ClaimedAt, retried.ClaimedAt); // the lease was not restarted either
         Assert.Equal(JobStatus.Queued, (await StorageTestKit.GetAsync(_queue, second)).Status);
-        Assert.Equal(second, (await _queue.ClaimNextAsync(StorageTestKit.Alice, "request-2"))!.Id);
-        Assert.Throws<ArgumentException>(() => _queue.ClaimNextAsync(StorageTestKit.Alice, "has space").GetAwaiter().GetResult());
+        Assert.Equal(second, (await _queue.ClaimNextAsync(StorageTestKit.Alice, Guid.NewGuid().ToString()))!.Id);
+    }
+
+    [Fact]
+    public async Task ClaimWithAToken_RefusesATokenThatIsNotARandomGuid_AndNeverReturnsAnotherHandlesJob()
+    {
+        await _queue.EnqueueAsync(StorageTestKit.Post("alice's"));
+        var request = Guid.NewGuid().ToString();
+        Assert.Equal(StorageTestKit.Alice, (await _queue.ClaimNextAsync(StorageTestKit.Alice, request))!.ExpectedHandle);
+
+        Assert.Null(await _queue.ClaimNextAsync(StorageTestKit.Bob, request));
+        Assert.Throws<ArgumentException>(() => _queue.ClaimNextAsync(StorageTestKit.Alice, "worker-1").GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public async Task AnotherProgramChangingTheStatus_DropsOurToken_SoNeitherARetriedClaimNorAFencedReportCanUseIt()
+    {
+        var id = await _queue.EnqueueAsync(StorageTestKit.Post("contested"));
+        var request = Guid.NewGuid().ToString("N");
+        Assert.Equal(id, (await _queue.ClaimNextAsync(StorageTestKit.Alice, request))!.Id);
+
+        // The card's Python side: claim_stale_jobs puts it back, claim_next takes it, neither touching claim_token.
+        _db.Scalar($"UPDATE jobs SET status = 'queued', attempts = attempts + 1 WHERE id = '{id}';");
+        _db.Scalar($"UPDATE jobs SET status = 'in_progress' WHERE id = '{id}';");
+
+        Assert.Null(await _queue.ClaimNextAsync(StorageTestKit.Alice, request));
+        await Assert.ThrowsAsync<LeaseLostException>(() =>
+            _queue.MarkPostedAsync(id, StorageTestKit.Uri("3kxyz"), "https://x", request));
+        Assert.Equal(JobStatus.InProgress, (await StorageTestKit.GetAsync(_queue, id)).Status);
     }
 
     [Fact]

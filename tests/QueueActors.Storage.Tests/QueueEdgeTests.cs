@@ -24,6 +24,21 @@ public sealed class QueueEdgeTests : IDisposable
     // ---- not_before 设为未来时间，claim_next 不返回 ----
 
     [Fact]
+    public async Task NotBeforeAtTheEndOfTime_IsStoredAndNeverDue_AndARetryCanParkAJobThere()
+    {
+        // SQLite rounds 23:59:59.999999 of 9999-12-31 past its calendar: the schema must still accept it.
+        var id = await _queue.EnqueueAsync(StorageTestKit.Post("someday", notBefore: DateTimeOffset.MaxValue));
+        Assert.Null(await _queue.ClaimNextAsync());
+        Assert.Equal(DbTime.Truncate(DateTimeOffset.MaxValue), (await StorageTestKit.GetAsync(_queue, id)).NotBefore);
+
+        var other = await _queue.EnqueueAsync(StorageTestKit.Post("now"));
+        var claimed = await _queue.ClaimNextAsync();
+        await _queue.MarkRetryAsync(claimed!.Id, "parked", DateTimeOffset.MaxValue, claimed.ClaimToken);
+        Assert.Equal(JobStatus.Queued, (await StorageTestKit.GetAsync(_queue, other)).Status);
+        Assert.Null(await _queue.ClaimNextAsync());
+    }
+
+    [Fact]
     public async Task NotBeforeInFuture_IsNotClaimed_UntilClockReachesIt()
     {
         var due = StorageTestKit.T0.AddHours(1);

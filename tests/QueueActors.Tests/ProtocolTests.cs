@@ -20,8 +20,9 @@ public sealed class ProtocolTests(ITestOutputHelper output) : QueueTestKit(outpu
         var first = await Enqueue(manager, JobFor(Alice, "first"));
         var second = await Enqueue(manager, JobFor(Alice, "second"));
 
-        var claimed = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, "req-1"))).Job;
-        var again = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, "req-1"))).Job;
+        var request = Guid.NewGuid().ToString("N");
+        var claimed = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, request))).Job;
+        var again = (await Ask<JobClaimed>(manager, new ClaimNext(Alice, request))).Job;
 
         Assert.Equal(first, claimed?.Id);
         Assert.Equal(first, again?.Id);
