@@ -104,7 +104,7 @@ internal sealed class QueueStore : ReceiveActor
         Sender.Tell(reply);
     }
 
-    private void Add(IQueueRequest request)
+    private void Add(object request)
     {
         _batch.Add(new Pending(request, Sender));
         if (_batch.Count >= _options.MaxBatchSize)
@@ -194,7 +194,7 @@ internal sealed class QueueStore : ReceiveActor
     private static bool IsRefusal(Exception e) =>
         e is ArgumentException or JobNotFoundException or InvalidJobStateException;
 
-    private object Execute(Session s, IQueueRequest request)
+    private object Execute(Session s, object request)
     {
         var q = Queue;
         switch (request)
@@ -225,15 +225,16 @@ internal sealed class QueueStore : ReceiveActor
         }
     }
 
-    private sealed class Pending(IQueueRequest request, IActorRef replyTo)
+    private sealed class Pending(object request, IActorRef replyTo)
     {
-        public IQueueRequest Request { get; } = request;
+        public object Request { get; } = request;
         public IActorRef ReplyTo { get; } = replyTo;
         public object Reply { get; set; } = new QueueError(QueueErrorCodes.Storage, "not executed");
     }
 
     /// <summary>An enqueue validated, and hashed if keyed, before it joins a batch.</summary>
-    private sealed record PreparedEnqueue(NewJob Job, string? IdempotencyHash) : IQueueRequest;
+    // Not a protocol message: it never leaves this actor, so it has no serializer binding.
+    private sealed record PreparedEnqueue(NewJob Job, string? IdempotencyHash);
 
     /// <summary>Aborts the fast path's transaction so the batch runs again isolated.</summary>
     private sealed class RetryIsolated : Exception;
