@@ -359,37 +359,41 @@ public sealed class BlueskyQueue : IAsyncDisposable, IDisposable
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
     }
 
+    // SQLite has no row locks and no FOR UPDATE SKIP LOCKED. The same guarantee comes from the
+    // caller's BEGIN IMMEDIATE (one writer at a time, across processes) and this single statement,
+    // which picks and takes the job atomically. Without statistics SQLite prefers the card's
+    // idx_jobs_claim (status first) for a claim of any handle and then sorts every queued row, so the
+    // statement names the index that yields claim order directly. Built once: the claim path is hot.
+    private static readonly string ClaimAnySql = ClaimSql("jobs INDEXED BY idx_jobs_due", "");
+    private static readonly string ClaimHandleSql = ClaimSql("jobs INDEXED BY idx_jobs_handle_due", "AND expected_handle = $handle");
+
+    private static string ClaimSql(string source, string filter) =>
+        $"""
+        UPDATE jobs SET status = 'in_progress', claimed_at = $now, claim_token = $token,
+                        record_key = COALESCE(record_key, $record_key)
+        WHERE rowid = (SELECT rowid FROM {source}
+                       WHERE status = 'queued' AND not_before <= $now {filter}
+                       ORDER BY not_before, created_at, rowid LIMIT 1)
+        RETURNING {JobColumns};
+        """;
+
+    private const string ClaimedByTokenSql =
+        $"SELECT {JobColumns} FROM jobs WHERE claim_token = $token AND status = 'in_progress' AND ($handle IS NULL OR expected_handle = $handle);";
+
     internal Job? ClaimNext(Session s, string? handle, string? claimToken = null)
     {
+        string? key = handle is null ? null : Handles.Normalize(handle);
         if (claimToken is not null)
         {
             // The token fences every report on the job: it must be unguessable and unique, not a worker's name.
             if (!Guid.TryParse(claimToken, out _))
                 throw new ArgumentException("a claim's request id must be a random GUID (it becomes the job's claim token)", nameof(claimToken));
-            using var earlier = s.Query(
-                $"SELECT {JobColumns} FROM jobs WHERE claim_token = $token AND status = 'in_progress' AND ($handle IS NULL OR expected_handle = $handle);",
-                ("$token", claimToken), ("$handle", handle is null ? null : Handles.Normalize(handle)));
+            using var earlier = s.Query(ClaimedByTokenSql, ("$token", claimToken), ("$handle", key));
             if (earlier.Read()) return ReadJob(earlier);
         }
-        // SQLite has no row locks and no FOR UPDATE SKIP LOCKED. The same guarantee comes from the
-        // caller's BEGIN IMMEDIATE (one writer at a time, across processes) and this single
-        // statement, which picks and takes the job atomically.
-        var now = _time.GetUtcNow();
-        // Without statistics SQLite prefers the card's idx_jobs_claim (status first) for a claim of any
-        // handle and then sorts every queued row; name the index that yields claim order directly.
-        string source = handle is null ? "jobs INDEXED BY idx_jobs_due" : "jobs INDEXED BY idx_jobs_handle_due";
-        string filter = handle is null ? "" : "AND expected_handle = $handle";
-        using var reader = s.Query(
-            $"""
-            UPDATE jobs SET status = 'in_progress', claimed_at = $now, claim_token = $token,
-                            record_key = COALESCE(record_key, $record_key)
-            WHERE rowid = (SELECT rowid FROM {source}
-                           WHERE status = 'queued' AND not_before <= $now {filter}
-                           ORDER BY not_before, created_at, rowid LIMIT 1)
-            RETURNING {JobColumns};
-            """,
-            ("$now", DbTime.ToDb(now)), ("$token", claimToken ?? Guid.NewGuid().ToString("N")),
-            ("$record_key", _recordKeys.Next()), ("$handle", handle is null ? null : Handles.Normalize(handle)));
+        using var reader = s.Query(key is null ? ClaimAnySql : ClaimHandleSql,
+            ("$now", DbTime.ToDb(_time.GetUtcNow())), ("$token", claimToken ?? Guid.NewGuid().ToString("N")),
+            ("$record_key", _recordKeys.Next()), ("$handle", key));
         return reader.Read() ? ReadJob(reader) : null;
     }
 
